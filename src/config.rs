@@ -1,0 +1,154 @@
+//! The optional TOML config file given with `--config`:
+//!
+//! ```toml
+//! ports = [25, "submission"]   # numbers or smtp / submission / smtps
+//! expect = ["master"]          # names, executable paths or services
+//! ```
+//!
+//! Every problem is reported with the file and line, and is a usage error (exit 2).
+
+use std::fs;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::Error;
+use crate::ports::parse_port;
+
+/// The settings a config file may hold; each is optional.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// Ports to inspect.
+    pub ports: Option<Vec<u16>>,
+    /// Expected owner names.
+    pub expect: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    ports: Option<Vec<Spanned<RawPort>>>,
+    expect: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawPort {
+    Number(i64),
+    Name(String),
+}
+
+/// Reads and checks the config file at `path`.
+pub fn load(path: &Path) -> Result<ConfigFile, Error> {
+    let text = fs::read_to_string(path).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("cannot be read ({e}); check the path and its permissions"),
+    })?;
+    parse(&text).map_err(|(line, message)| Error::Config {
+        path: path.to_path_buf(),
+        line,
+        message,
+    })
+}
+
+/// Parses config text; an error carries its 1-based line, when it has one.
+pub fn parse(text: &str) -> Result<ConfigFile, (Option<usize>, String)> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|span| line_of(text, span.start));
+        (
+            line,
+            format!(
+                "{}; expected `ports = [25, \"submission\"]` and/or \
+                        `expect = [\"master\"]`",
+                e.message().trim_end()
+            ),
+        )
+    })?;
+    let ports = raw
+        .ports
+        .map(|ports| ports.iter().map(|port| check_port(text, port)).collect())
+        .transpose()?;
+    let expect = raw
+        .expect
+        .map(|names| names.iter().map(|name| check_name(text, name)).collect())
+        .transpose()?;
+    Ok(ConfigFile { ports, expect })
+}
+
+fn check_port(text: &str, port: &Spanned<RawPort>) -> Result<u16, (Option<usize>, String)> {
+    let typed = match port.get_ref() {
+        RawPort::Number(n) => n.to_string(),
+        RawPort::Name(name) => name.clone(),
+    };
+    parse_port(&typed).map_err(|e| (Some(line_of(text, port.span().start)), e.to_string()))
+}
+
+fn check_name(text: &str, name: &Spanned<String>) -> Result<String, (Option<usize>, String)> {
+    let trimmed = name.get_ref().trim();
+    if trimmed.is_empty() {
+        let line = Some(line_of(text, name.span().start));
+        return Err((
+            line,
+            "an expected name is empty; give a process name or path".into(),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// The 1-based line that byte `offset` of `text` is on.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ports_and_expectations() {
+        let text = "# mail host\nports = [25, \"submission\"]\nexpect = [\"master\"]\n";
+        let config = parse(text);
+        assert_eq!(
+            config,
+            Ok(ConfigFile {
+                ports: Some(vec![25, 587]),
+                expect: Some(vec!["master".into()])
+            })
+        );
+        assert_eq!(parse(""), Ok(ConfigFile::default()));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            ("ports = [25]\nexpect = [\"master\"\n", 2),
+            ("ports = [25]\n\nports = [587]\n", 3),
+            ("expect = [\"x\"]\nport = [25]\n", 2),
+            ("ports = [\n  25,\n  70000,\n]\n", 3),
+            ("ports = [25]\nexpect = [\"  \"]\n", 2),
+            ("ports = [\"imap\"]\n", 1),
+        ];
+        for (text, line) in cases {
+            let error = parse(text).err();
+            assert_eq!(
+                error.as_ref().and_then(|(l, _)| *l),
+                Some(line),
+                "{text:?}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_a_hint() {
+        let message = parse("prot = [25]\n")
+            .err()
+            .map(|(_, m)| m)
+            .unwrap_or_default();
+        assert!(
+            message.contains("prot") && message.contains("expect = ["),
+            "{message}"
+        );
+    }
+}

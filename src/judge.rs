@@ -1,0 +1,357 @@
+//! Judging: from what was observed and what was expected, a verdict per port and overall.
+//! Pure functions over plain data; the OS is not touched here.
+
+use std::net::SocketAddr;
+
+use crate::exit::Exit;
+use crate::expectation::{Expectation, Expectations, NameRules, Satisfaction, satisfies};
+use crate::model::{Holders, Observation, Pid, UnknownReason};
+
+/// The verdict on one port, or on the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every listener is held by a process that satisfies the expectation.
+    Ok,
+    /// Something listens, but who holds it could not be told.
+    OwnerUnknown,
+    /// Nothing listens on the port.
+    NotListening,
+    /// A listener is held by a process that does not satisfy the expectation.
+    WrongOwner,
+}
+
+impl Verdict {
+    /// Rank for "most severe wins": wrong-owner > not-listening > owner-unknown > ok.
+    pub fn severity(self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::OwnerUnknown => 1,
+            Verdict::NotListening => 3,
+            Verdict::WrongOwner => 4,
+        }
+    }
+
+    /// The exit code this verdict ends the run with.
+    pub fn exit(self) -> Exit {
+        match self {
+            Verdict::Ok => Exit::Ok,
+            Verdict::OwnerUnknown => Exit::OwnerUnknown,
+            Verdict::NotListening => Exit::NotListening,
+            Verdict::WrongOwner => Exit::WrongOwner,
+        }
+    }
+
+    /// The name used in the table and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::OwnerUnknown => "owner-unknown",
+            Verdict::NotListening => "not-listening",
+            Verdict::WrongOwner => "wrong-owner",
+        }
+    }
+}
+
+/// One holder of a listener and whether it is the expected process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HolderJudgement {
+    /// The holder's PID (its details are in the observation).
+    pub pid: Pid,
+    /// Why it satisfies the expectation, or `None` if it does not.
+    pub satisfied: Option<Satisfaction>,
+    /// True for the service manager (systemd) holding the socket for socket activation
+    /// beside the real server; it does not decide the verdict then.
+    pub activation_only: bool,
+}
+
+/// One listening socket, judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerJudgement {
+    /// The address it is bound to.
+    pub address: SocketAddr,
+    /// Its holders; empty when they are unknown.
+    pub holders: Vec<HolderJudgement>,
+    /// Why the holders are unknown, when they are.
+    pub unknown: Option<UnknownReason>,
+}
+
+impl ListenerJudgement {
+    /// Whether a holder that is not the expected process holds this socket.
+    pub fn has_wrong_holder(&self) -> bool {
+        self.holders
+            .iter()
+            .any(|h| h.satisfied.is_none() && !h.activation_only)
+    }
+}
+
+/// One port, judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortJudgement {
+    /// The port number.
+    pub port: u16,
+    /// What was expected to own it.
+    pub expectation: Expectation,
+    /// Its listening sockets.
+    pub listeners: Vec<ListenerJudgement>,
+    /// The verdict for this port.
+    pub verdict: Verdict,
+}
+
+/// The whole run, judged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// One entry per inspected port, in ascending order.
+    pub ports: Vec<PortJudgement>,
+    /// The most severe port verdict.
+    pub verdict: Verdict,
+}
+
+/// Judges every port in `ports` against what was observed.
+pub fn judge(
+    observation: &Observation,
+    ports: &[u16],
+    expectations: &Expectations,
+    rules: NameRules,
+) -> Judgement {
+    let ports: Vec<PortJudgement> = ports
+        .iter()
+        .map(|&port| judge_port(observation, port, expectations.for_port(port), rules))
+        .collect();
+    let verdict = most_severe(ports.iter().map(|p| p.verdict));
+    Judgement { ports, verdict }
+}
+
+/// The most severe of some verdicts; `Ok` when there are none.
+pub fn most_severe(verdicts: impl Iterator<Item = Verdict>) -> Verdict {
+    verdicts.max_by_key(|v| v.severity()).unwrap_or(Verdict::Ok)
+}
+
+fn judge_port(
+    observation: &Observation,
+    port: u16,
+    expectation: &Expectation,
+    rules: NameRules,
+) -> PortJudgement {
+    let listeners: Vec<ListenerJudgement> = observation
+        .listeners
+        .iter()
+        .filter(|l| l.address.port() == port)
+        .map(|l| match &l.holders {
+            Holders::Known(pids) => ListenerJudgement {
+                address: l.address,
+                holders: judge_holders(observation, pids, expectation, rules),
+                unknown: None,
+            },
+            Holders::Unknown(reason) => ListenerJudgement {
+                address: l.address,
+                holders: Vec::new(),
+                unknown: Some(reason.clone()),
+            },
+        })
+        .collect();
+    let verdict = port_verdict(&listeners);
+    PortJudgement {
+        port,
+        expectation: expectation.clone(),
+        listeners,
+        verdict,
+    }
+}
+
+fn judge_holders(
+    observation: &Observation,
+    pids: &[Pid],
+    expectation: &Expectation,
+    rules: NameRules,
+) -> Vec<HolderJudgement> {
+    let mut holders: Vec<HolderJudgement> = pids
+        .iter()
+        .map(|&pid| HolderJudgement {
+            pid,
+            satisfied: satisfies(observation, pid, expectation, rules),
+            activation_only: false,
+        })
+        .collect();
+    let real_server_present = holders.iter().any(|h| h.satisfied.is_some());
+    for holder in holders.iter_mut().filter(|h| h.satisfied.is_none()) {
+        holder.activation_only = real_server_present && is_service_manager(observation, holder.pid);
+    }
+    holders
+}
+
+/// PID 1 named systemd or init: it holds sockets it activates services for.
+fn is_service_manager(observation: &Observation, pid: Pid) -> bool {
+    let name = observation
+        .processes
+        .get(&pid)
+        .and_then(|p| p.name.known().cloned());
+    pid == 1 && matches!(name.as_deref(), Some("systemd" | "init"))
+}
+
+fn port_verdict(listeners: &[ListenerJudgement]) -> Verdict {
+    if listeners.is_empty() {
+        Verdict::NotListening
+    } else if listeners.iter().any(ListenerJudgement::has_wrong_holder) {
+        Verdict::WrongOwner
+    } else if listeners.iter().any(|l| l.unknown.is_some()) {
+        Verdict::OwnerUnknown
+    } else {
+        Verdict::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expectation::Origin;
+    use crate::model::{Detail, Listener, Process};
+    use std::path::PathBuf;
+
+    fn process(pid: Pid, name: &str, parent: Option<Pid>) -> Process {
+        Process {
+            pid,
+            name: Detail::Known(name.to_string()),
+            exe: Detail::Known(PathBuf::from(format!("/usr/sbin/{name}"))),
+            cmdline: Detail::Known(vec![name.to_string()]),
+            user: Detail::Known("root".to_string()),
+            parent,
+            services: Vec::new(),
+            alive: true,
+        }
+    }
+
+    fn listener(address: &str, holders: Holders) -> Listener {
+        Listener {
+            address: address.parse().unwrap_or_else(|_| unreachable!()),
+            holders,
+        }
+    }
+
+    fn expect(name: &str) -> Expectations {
+        Expectations::uniform(Expectation::Named {
+            names: vec![name.to_string()],
+            origin: Origin::Flag,
+        })
+    }
+
+    fn scene(listeners: Vec<Listener>) -> Observation {
+        let processes = [
+            process(1, "systemd", None),
+            process(10, "exim4", Some(1)),
+            process(11, "exim4", Some(10)),
+            process(20, "nc", Some(1)),
+        ];
+        Observation {
+            listeners,
+            processes: processes.into_iter().map(|p| (p.pid, p)).collect(),
+            ..Observation::default()
+        }
+    }
+
+    fn verdict_of(listeners: Vec<Listener>, wanted: &str) -> Verdict {
+        judge(&scene(listeners), &[25], &expect(wanted), NameRules::UNIX).verdict
+    }
+
+    #[test]
+    fn verdict_table() {
+        let known = |pids: &[Pid]| Holders::Known(pids.to_vec());
+        let denied = || Holders::Unknown(UnknownReason::AccessDenied { socket_user: None });
+        let cases: Vec<(Vec<Listener>, &str, Verdict)> = vec![
+            (vec![], "exim4", Verdict::NotListening),
+            (
+                vec![listener("0.0.0.0:25", known(&[10]))],
+                "exim4",
+                Verdict::Ok,
+            ),
+            (
+                vec![listener("0.0.0.0:25", known(&[10, 11]))],
+                "exim4",
+                Verdict::Ok,
+            ),
+            (
+                vec![listener("0.0.0.0:25", known(&[20]))],
+                "exim4",
+                Verdict::WrongOwner,
+            ),
+            (
+                vec![
+                    listener("[::]:25", known(&[10])),
+                    listener("0.0.0.0:25", known(&[20])),
+                ],
+                "exim4",
+                Verdict::WrongOwner,
+            ),
+            (
+                vec![listener("0.0.0.0:25", denied())],
+                "exim4",
+                Verdict::OwnerUnknown,
+            ),
+            (
+                vec![
+                    listener("0.0.0.0:25", denied()),
+                    listener("[::]:25", known(&[20])),
+                ],
+                "exim4",
+                Verdict::WrongOwner,
+            ),
+            (
+                vec![listener("0.0.0.0:25", known(&[1, 10]))],
+                "exim4",
+                Verdict::Ok,
+            ),
+            (
+                vec![listener("0.0.0.0:25", known(&[1]))],
+                "exim4",
+                Verdict::WrongOwner,
+            ),
+            (
+                vec![listener("0.0.0.0:587", known(&[20]))],
+                "exim4",
+                Verdict::NotListening,
+            ),
+        ];
+        for (listeners, wanted, verdict) in cases {
+            let shown = format!("{listeners:?}");
+            assert_eq!(verdict_of(listeners, wanted), verdict, "{shown}");
+        }
+    }
+
+    #[test]
+    fn severity_order_is_wrong_owner_then_not_listening_then_unknown_then_ok() {
+        use Verdict::*;
+        assert_eq!(most_severe([Ok, OwnerUnknown].into_iter()), OwnerUnknown);
+        assert_eq!(
+            most_severe([OwnerUnknown, NotListening].into_iter()),
+            NotListening
+        );
+        assert_eq!(
+            most_severe([NotListening, WrongOwner, Ok].into_iter()),
+            WrongOwner
+        );
+        assert_eq!(most_severe(std::iter::empty()), Ok);
+    }
+
+    #[test]
+    fn verdicts_map_to_their_exit_codes() {
+        assert_eq!(Verdict::Ok.exit().code(), 0);
+        assert_eq!(Verdict::NotListening.exit().code(), 3);
+        assert_eq!(Verdict::WrongOwner.exit().code(), 4);
+        assert_eq!(Verdict::OwnerUnknown.exit().code(), 5);
+    }
+
+    #[test]
+    fn each_port_gets_its_own_verdict() {
+        let obs = scene(vec![listener("0.0.0.0:25", Holders::Known(vec![10]))]);
+        let judgement = judge(&obs, &[25, 587], &expect("exim4"), NameRules::UNIX);
+        let verdicts: Vec<_> = judgement
+            .ports
+            .iter()
+            .map(|p| (p.port, p.verdict))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![(25, Verdict::Ok), (587, Verdict::NotListening)]
+        );
+        assert_eq!(judgement.verdict, Verdict::NotListening);
+    }
+}

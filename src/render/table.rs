@@ -1,0 +1,265 @@
+//! The human-readable report: an ASCII table of listeners and holders, a verdict line per
+//! port, and the advice. Everything the system supplied is sanitised before it is shown.
+
+use anstyle::{AnsiColor, Style};
+use tabled::builder::Builder;
+use tabled::settings::Style as TableStyle;
+
+use crate::judge::{HolderJudgement, ListenerJudgement, PortJudgement, Verdict};
+use crate::model::{Detail, Observation};
+use crate::report::Report;
+use crate::sanitize::for_terminal;
+
+const HEADER: [&str; 7] = [
+    "PORT",
+    "ADDRESS",
+    "PID",
+    "PROCESS",
+    "USER",
+    "EXECUTABLE",
+    "EXPECTED",
+];
+
+/// The report as text; `colour` adds ANSI colour to the verdict words.
+pub fn to_text(report: &Report, colour: bool) -> String {
+    let mut builder = Builder::default();
+    builder.push_record(HEADER);
+    for port in &report.judgement.ports {
+        for row in port_rows(port, &report.observation) {
+            builder.push_record(row);
+        }
+    }
+    let mut table = builder.build();
+    table.with(TableStyle::psql());
+
+    let mut text = format!("{table}\n\n");
+    for port in &report.judgement.ports {
+        text.push_str(&verdict_line(port, &report.observation, colour));
+        text.push('\n');
+    }
+    for advice in &report.advice {
+        text.push_str(&format!("next: {advice}\n"));
+    }
+    text
+}
+
+fn port_rows(port: &PortJudgement, observation: &Observation) -> Vec<[String; 7]> {
+    if port.listeners.is_empty() {
+        let dash = || "-".to_string();
+        return vec![[
+            port.port.to_string(),
+            dash(),
+            dash(),
+            "(nothing listening)".to_string(),
+            dash(),
+            dash(),
+            "-".to_string(),
+        ]];
+    }
+    port.listeners
+        .iter()
+        .flat_map(|l| listener_rows(port.port, l, observation))
+        .collect()
+}
+
+fn listener_rows(port: u16, listener: &ListenerJudgement, obs: &Observation) -> Vec<[String; 7]> {
+    let address = listener.address.to_string();
+    if let Some(reason) = &listener.unknown {
+        return vec![[
+            port.to_string(),
+            address,
+            "?".to_string(),
+            format!("(unknown: {})", reason.code()),
+            "?".to_string(),
+            "?".to_string(),
+            "?".to_string(),
+        ]];
+    }
+    listener
+        .holders
+        .iter()
+        .map(|holder| holder_row(port, &address, holder, obs))
+        .collect()
+}
+
+fn holder_row(
+    port: u16,
+    address: &str,
+    holder: &HolderJudgement,
+    obs: &Observation,
+) -> [String; 7] {
+    let process = obs.processes.get(&holder.pid);
+    let shown = |detail: Option<&Detail<String>>| {
+        detail
+            .and_then(|d| d.known().map(|v| for_terminal(v)))
+            .unwrap_or_else(|| "?".into())
+    };
+    let exe = process
+        .and_then(|p| p.exe.known())
+        .map(|e| for_terminal(&e.to_string_lossy()))
+        .unwrap_or_else(|| "?".into());
+    let mut name = shown(process.map(|p| &p.name));
+    if process.is_some_and(|p| !p.alive) {
+        name = "(exited)".to_string();
+    }
+    [
+        port.to_string(),
+        address.to_string(),
+        holder.pid.to_string(),
+        name,
+        shown(process.map(|p| &p.user)),
+        exe,
+        expected_cell(holder, obs),
+    ]
+}
+
+fn expected_cell(holder: &HolderJudgement, obs: &Observation) -> String {
+    match &holder.satisfied {
+        Some(hit) => match hit.via_ancestor {
+            Some(pid) => {
+                let name = obs
+                    .processes
+                    .get(&pid)
+                    .and_then(|p| p.name.known().cloned());
+                format!(
+                    "yes: via {} ({pid})",
+                    for_terminal(&name.unwrap_or_default())
+                )
+            }
+            None => format!("yes: {}", for_terminal(&hit.matched)),
+        },
+        None if holder.activation_only => "n/a: socket activation".to_string(),
+        None => "NO".to_string(),
+    }
+}
+
+fn verdict_line(port: &PortJudgement, obs: &Observation, colour: bool) -> String {
+    let word = paint(port.verdict, colour);
+    let expected = for_terminal(&port.expectation.describe());
+    let detail = match port.verdict {
+        Verdict::Ok => format!("held by {}; expected {expected}", holders_of(port, obs)),
+        Verdict::WrongOwner => {
+            format!("held by {}; expected {expected}", holders_of(port, obs))
+        }
+        Verdict::NotListening => format!("nothing listens; expected {expected}"),
+        Verdict::OwnerUnknown => "something listens, but its holder is unknown".to_string(),
+    };
+    format!("port {}: {word} - {detail}", port.port)
+}
+
+/// The distinct first holders of a port's listeners: `master (PID 1234)`.
+fn holders_of(port: &PortJudgement, obs: &Observation) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for listener in &port.listeners {
+        let Some(holder) = listener.holders.first() else {
+            continue;
+        };
+        let name = obs
+            .processes
+            .get(&holder.pid)
+            .and_then(|p| p.name.known().cloned());
+        let text = format!(
+            "{} (PID {})",
+            for_terminal(&name.unwrap_or_default()),
+            holder.pid
+        );
+        if !seen.contains(&text) {
+            seen.push(text);
+        }
+    }
+    seen.join(", ")
+}
+
+fn paint(verdict: Verdict, colour: bool) -> String {
+    let word = verdict.as_str();
+    if !colour {
+        return word.to_string();
+    }
+    let tint = match verdict {
+        Verdict::Ok => AnsiColor::Green,
+        Verdict::OwnerUnknown => AnsiColor::Yellow,
+        Verdict::NotListening | Verdict::WrongOwner => AnsiColor::Red,
+    };
+    let style = Style::new().fg_color(Some(tint.into())).bold();
+    format!("{style}{word}{style:#}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Format;
+    use crate::expectation::{Expectation, Expectations, NameRules};
+    use crate::judge::judge;
+    use crate::model::{Holders, Listener, Process, UnknownReason};
+    use crate::report::{Context, Report};
+    use crate::settings::Settings;
+    use std::path::PathBuf;
+
+    fn sample() -> Report {
+        let evil = Process {
+            pid: 66,
+            name: Detail::Known("ev\x1b[2Jil".to_string()),
+            exe: Detail::Known(PathBuf::from("/tmp/ev\nil")),
+            cmdline: Detail::Known(vec!["x".into()]),
+            user: Detail::Unavailable("denied".into()),
+            parent: None,
+            services: vec![],
+            alive: true,
+        };
+        let observation = Observation {
+            listeners: vec![
+                Listener {
+                    address: "[::ffff:127.0.0.1]:25".parse().unwrap(),
+                    holders: Holders::Known(vec![66]),
+                },
+                Listener {
+                    address: "[::]:2525".parse().unwrap(),
+                    holders: Holders::Unknown(UnknownReason::NotFound),
+                },
+            ],
+            processes: [(66, evil)].into_iter().collect(),
+            elevated: Some(true),
+            notes: vec![],
+        };
+        let expectations = Expectations::uniform(Expectation::Catalog);
+        let ports = vec![25, 587, 2525];
+        let judgement = judge(&observation, &ports, &expectations, NameRules::UNIX);
+        let settings = Settings {
+            ports,
+            expectations,
+            format: Format::Table,
+            verbose: false,
+        };
+        let context = Context {
+            host: Some("mx".into()),
+            time: "2026-01-01T00:00:00Z".into(),
+            version: "0",
+            os: "linux",
+            os_version: None,
+        };
+        Report::new(context, settings, observation, judgement)
+    }
+
+    #[test]
+    fn text_is_ascii_without_control_characters() {
+        let text = to_text(&sample(), false);
+        assert!(
+            text.chars().all(|c| c == '\n' || (' '..='~').contains(&c)),
+            "{text}"
+        );
+        assert!(text.contains("ev\\x1b[2Jil"), "{text}");
+        assert!(text.contains("[::ffff:127.0.0.1]:25"), "{text}");
+        assert!(text.contains("[::]:2525"), "{text}");
+        assert!(text.contains("port 25: wrong-owner"), "{text}");
+        assert!(text.contains("port 587: not-listening"), "{text}");
+        assert!(text.contains("port 2525: owner-unknown"), "{text}");
+        assert!(text.contains("(unknown: not-found)"), "{text}");
+        assert!(text.contains("next: Port 25: held by"), "{text}");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert!(!to_text(&sample(), false).contains('\x1b'));
+        assert!(to_text(&sample(), true).contains("\x1b["));
+    }
+}
