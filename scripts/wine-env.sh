@@ -42,8 +42,20 @@
 #     exits and (b) with WINEDEBUG enabled their err:/fixme: lines interleave with the exe's stderr.
 #     The wineserver then lingers PORTOWNER_WINESERVER_PERSIST seconds (default 30) after the last
 #     Windows process exits; stop it earlier with: WINEPREFIX=<prefix> wineserver -k
-#   * Exit status: the runner execs wine64, so the exe's exit code reaches cargo unchanged, but
-#     truncated to 8 bits like any Unix status (exit(256) -> 0, exit(-1) -> 255, 0xC0000005 -> 5).
+#   * Exit status: the runner execs wine64, so the exe's exit code reaches cargo, but only its low
+#     8 bits, and Wine maps a nonzero code whose low byte is 0 to 1: exit(3) -> 3, exit(-1) -> 255,
+#     exit(256) -> 1, panic -> 101, abort() (0xC0000409) -> 9, access violation (0xC0000005) -> 5,
+#     stack overflow (0xC00000FD) -> 253.
+#   * Crashes: Wine 8 by default starts `winedbg --auto` on an unhandled exception; it dumps a
+#     register/backtrace report onto the exe's STDOUT and, in ~15% of runs here, the crashed process
+#     then exited with status 0 - a crashing test binary could pass. The runner therefore always sets
+#     WINEDLLOVERRIDES with winedbg.exe=d (it ignores WINEDLLOVERRIDES from the environment); a crash
+#     then reliably gives the status above plus one stderr line printed even with WINEDEBUG=-all:
+#       wine: Unhandled page fault on write access to ... (thread 0138), starting debugger...
+#     For a winedbg crash report run the exe yourself with the /usr/lib/wine/wine64 loader.
+#   * Other Wine 8 behaviour tests may meet: GetExtendedTcpTable works but reports owner PID 0;
+#     `cmd /c echo hi` writes "hi\r\n"; env!("CARGO_BIN_EXE_<name>") is a Unix path and still
+#     spawns fine because the working directory is on drive Z: (= /); current_exe() is Z:\...
 #
 # Options: --print-env (default when executed), -h/--help.
 
@@ -71,7 +83,9 @@ readonly TARGET=x86_64-pc-windows-gnu
 readonly WINE64=/usr/lib/wine/wine64
 readonly WINESERVER64=/usr/lib/wine/wineserver64
 readonly MINGW_GCC=x86_64-w64-mingw32-gcc
-readonly DLL_OVERRIDES='mscoree,mshtml=;winemenubuilder.exe=d'
+# mscoree,mshtml: no Mono/Gecko install prompts; winemenubuilder: no .desktop/menu files in $HOME;
+# winedbg: see "Crashes" in the header.
+readonly DLL_OVERRIDES='mscoree,mshtml=;winemenubuilder.exe=d;winedbg.exe=d'
 
 PREFIX="${PORTOWNER_WINEPREFIX:-${WINEPREFIX:-$HOME/.wine-portowner}}"
 PREFIX="${PREFIX%/}"
@@ -83,9 +97,11 @@ sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
 # ---- 1. toolchain and packages -----------------------------------------------------------------
 command -v rustup >/dev/null || die "rustup not found in PATH"
-if ! rustup target list --installed | grep -qx "$TARGET"; then
+# rustup runs from the repository root so that a rust-toolchain(.toml) there selects the toolchain.
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if ! (cd "$REPO_ROOT" && rustup target list --installed) | grep -qx "$TARGET"; then
     log "installing Rust target $TARGET"
-    rustup target add "$TARGET" >&2
+    (cd "$REPO_ROOT" && rustup target add "$TARGET") >&2
 fi
 
 missing=()

@@ -81,14 +81,18 @@ fn read(system: &System, users: Option<&Users>, pid: Pid) -> Process {
     }
 }
 
-/// The executable's file name when it extends the reported name (Linux cuts `comm` at 15
-/// characters); otherwise the reported name, which a process may have set itself.
+/// Linux cuts `comm` at this many characters.
+const COMM_LIMIT: usize = 15;
+
+/// The reported name, unless it was cut short: then the executable's file name it begins.
+/// (A process may set its own name, so a name that is not cut is kept as it is.)
 fn full_name(reported: &str, exe: Option<&PathBuf>) -> String {
     let file = exe
         .and_then(|e| e.file_name())
         .map(|f| f.to_string_lossy().into_owned());
     match file {
-        Some(file) if reported.is_empty() || file.starts_with(reported) => file,
+        Some(file) if reported.is_empty() => file,
+        Some(file) if reported.len() == COMM_LIMIT && file.starts_with(reported) => file,
         _ => reported.to_string(),
     }
 }
@@ -134,6 +138,8 @@ mod tests {
         );
         let python = PathBuf::from("/usr/bin/python3.11");
         assert_eq!(full_name("fake-mta", Some(&python)), "fake-mta");
+        assert_eq!(full_name("python3", Some(&python)), "python3");
+        assert_eq!(full_name("", Some(&python)), "python3.11");
         assert_eq!(full_name("master", None), "master");
     }
 

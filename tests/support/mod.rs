@@ -1,0 +1,124 @@
+//! Shared test fixtures: running the built binary with a controlled environment, and
+//! helper processes that hold sockets. Everything started here is ended by PID on drop,
+//! so tests clean up even when they fail.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The built portowner binary, with no PORTOWNER_* variables and no colour.
+pub fn portowner(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portowner"));
+    command
+        .args(args)
+        .env_remove("PORTOWNER_EXPECT")
+        .env_remove("PORTOWNER_PORTS")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs portowner and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    portowner(args).output().expect("portowner runs")
+}
+
+/// stdout as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The exit code; a signal counts as a failure of the test.
+pub fn code(output: &Output) -> i32 {
+    output
+        .status
+        .code()
+        .expect("portowner exited normally, not by a signal")
+}
+
+/// Runs portowner with `--format json` and parses the document.
+pub fn run_json(args: &[&str]) -> (serde_json::Value, Output) {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let output = run(&all);
+    let json = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}", stdout(&output)));
+    (json, output)
+}
+
+/// A python3 process that listens on loopback and forks, so parent and child hold one
+/// socket. Both are killed by PID on drop.
+pub struct SharedListener {
+    /// The port it listens on.
+    pub port: u16,
+    /// The parent's PID.
+    pub parent: u32,
+    /// The child's PID (it inherited the socket).
+    pub child: u32,
+    /// The interpreter's executable, as the kernel resolves it.
+    pub exe: String,
+    process: Child,
+}
+
+const SHARED_LISTENER: &str = r#"
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+s.listen(5)
+pid = os.fork()
+if pid == 0:
+    time.sleep(120)
+    os._exit(0)
+print(s.getsockname()[1], os.getpid(), pid, os.readlink("/proc/self/exe"), flush=True)
+sys.stdin.read()
+os.kill(pid, 9)
+"#;
+
+impl SharedListener {
+    /// Starts the pair and waits until it listens.
+    pub fn start() -> SharedListener {
+        let mut process = Command::new("python3")
+            .args(["-c", SHARED_LISTENER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 starts");
+        let mut line = String::new();
+        let stdout = process.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("python3 prints its port");
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let numbers: Vec<u32> = fields.iter().filter_map(|n| n.parse().ok()).collect();
+        assert_eq!(numbers.len(), 3, "unexpected line from helper: {line:?}");
+        SharedListener {
+            port: numbers[0] as u16,
+            parent: numbers[1],
+            child: numbers[2],
+            exe: fields[3].to_string(),
+            process,
+        }
+    }
+}
+
+impl Drop for SharedListener {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.to_string()])
+            .status();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// A port on which nothing listens right now (bound, then released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
