@@ -6,6 +6,7 @@
 //! turns the verdict into the process exit code.
 
 pub mod advice;
+pub mod banner;
 pub mod cli;
 pub mod config;
 pub mod error;

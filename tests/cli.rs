@@ -1,6 +1,14 @@
 //! The built binary against real sockets on loopback: each verdict, each exit code, both
 //! output formats, and bad input. Every socket here is the test's own.
 
+// Tests may panic: a panic is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 mod support;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

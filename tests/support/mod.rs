@@ -2,7 +2,16 @@
 //! helper processes that hold sockets. Everything started here is ended by PID on drop,
 //! so tests clean up even when they fail.
 
-#![allow(dead_code)]
+// Fixtures may panic: a panic here fails the test that called it.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+pub mod fake_smtp;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
