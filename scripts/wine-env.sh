@@ -56,6 +56,9 @@
 #   * Other Wine 8 behaviour tests may meet: GetExtendedTcpTable works but reports owner PID 0;
 #     `cmd /c echo hi` writes "hi\r\n"; env!("CARGO_BIN_EXE_<name>") is a Unix path and still
 #     spawns fine because the working directory is on drive Z: (= /); current_exe() is Z:\...
+#   * Not Wine but the cross toolchain: binutils 2.40's x86_64-w64-mingw32-dlltool (run by rustc for
+#     raw-dylib imports, e.g. windows-link) leaves 2 empty $TMPDIR/ccXXXXXX files per call, ~200 per
+#     clean build of portowner; point TMPDIR at a scratch dir for the cross build to contain them.
 #
 # Options: --print-env (default when executed), -h/--help.
 
