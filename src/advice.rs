@@ -1,83 +1,136 @@
 //! Advice: what the administrator should do next, following the usual investigation of
-//! "Expected service banner was not received": first the owner of the port, then the
-//! service itself, then what sits in front of the server.
+//! "Expected service banner was not received": first the owner of the port, then whether the
+//! service greets, then what sits in front of the server.
 
-use crate::expectation::Expectation;
+use crate::banner::{BannerReport, Finding};
+use crate::expectation::{Expectation, NameRules, satisfies};
 use crate::judge::{Judgement, PortJudgement, Verdict};
 use crate::model::Observation;
 use crate::sanitize::for_terminal;
 
-/// One piece of advice per port that needs it, most severe first; one line when all is well.
+/// Advice for every port that needs it, most severe first, then warnings; a single line
+/// about what lies in front of the server when all is well.
 pub fn advise(judgement: &Judgement, observation: &Observation) -> Vec<String> {
     let mut ports: Vec<&PortJudgement> = judgement.ports.iter().collect();
     ports.sort_by_key(|p| std::cmp::Reverse(p.verdict.severity()));
     let mut advice: Vec<String> = ports
         .iter()
-        .filter(|p| p.verdict != Verdict::Ok)
-        .map(|port| advise_port(port, observation))
+        .filter_map(|port| advise_port(port, judgement, observation))
         .collect();
     if advice.is_empty() {
         advice.push(
-            "The expected process owns every inspected port. If a remote test still reports no \
-             banner, look in front of this server: a firewall doing SMTP inspection, a NAT or \
-             port-forward to another host, or a mail relay."
+            "This server is fine from inside: the expected process owns every inspected port \
+             and greets. If a remote test still reports no banner, the fault is in front of \
+             it: a firewall doing SMTP inspection, a NAT or port-forward to another host, or \
+             a mail relay. Compare with --also-probe <the address the remote test used>."
                 .to_string(),
         );
     }
+    advice.extend(judgement.ports.iter().filter_map(slow_greeting));
+    advice.extend(judgement.ports.iter().filter_map(loopback_only));
     advice
 }
 
-fn advise_port(port: &PortJudgement, observation: &Observation) -> String {
+fn advise_port(port: &PortJudgement, judgement: &Judgement, obs: &Observation) -> Option<String> {
     match port.verdict {
-        Verdict::WrongOwner => wrong_owner(port, observation),
-        Verdict::NotListening => not_listening(port),
-        Verdict::OwnerUnknown => owner_unknown(port),
-        Verdict::Ok => String::new(),
+        Verdict::Ok => None,
+        Verdict::WrongOwner => Some(wrong_owner(port, obs)),
+        Verdict::NotListening => Some(not_listening(port, judgement, obs)),
+        Verdict::OwnerUnknown => Some(owner_unknown(port)),
+        Verdict::NoBanner | Verdict::BadBanner => {
+            let failed = port.banners.iter().find(|b| b.finding.is_failure())?;
+            Some(bad_greeting(port, failed))
+        }
     }
 }
 
 fn wrong_owner(port: &PortJudgement, observation: &Observation) -> String {
-    let strangers: Vec<String> = port
+    let strangers: Vec<u32> = port
         .listeners
         .iter()
         .flat_map(|l| l.holders.iter())
         .filter(|h| h.satisfied.is_none() && !h.activation_only)
-        .map(|h| describe_process(observation, h.pid))
+        .map(|h| h.pid)
         .collect();
-    let first_name = port
-        .listeners
+    let described: Vec<String> = strangers
         .iter()
-        .flat_map(|l| l.holders.iter())
-        .find(|h| h.satisfied.is_none() && !h.activation_only)
-        .and_then(|h| observation.processes.get(&h.pid))
+        .map(|&pid| describe_process(observation, pid))
+        .collect();
+    let first_name = strangers
+        .first()
+        .and_then(|pid| observation.processes.get(pid))
         .and_then(|p| p.name.known().map(|n| for_terminal(n)))
         .unwrap_or_else(|| "NAME".to_string());
     format!(
-        "Port {}: held by {}, not by {}. A mail relay, SMTP filter, antivirus proxy or second \
-         mail server has taken the port: stop or reconfigure it so the mail server can bind \
-         the port. If it is the intended owner, pass --expect {first_name}.",
+        "Port {}: held by {}, not by {}. A mail relay, SMTP filter, antivirus mail proxy or a \
+         second mail server has taken the port, so remote clients reach it instead of the mail \
+         server: stop it or move it to another port, then restart the mail service. If it is \
+         the intended owner, pass --expect {first_name}.",
         port.port,
-        strangers.join(", "),
+        described.join(", "),
         port.expectation.describe()
     )
 }
 
-fn not_listening(port: &PortJudgement) -> String {
-    let start = if cfg!(windows) {
-        "start the mail service (Start-Service MSExchangeTransport, or SMTPSVC for IIS SMTP)"
-    } else {
-        "start the MTA (e.g. systemctl start postfix, or postfix start) and check its log"
-    };
+fn not_listening(port: &PortJudgement, judgement: &Judgement, obs: &Observation) -> String {
     let wanted = match &port.expectation {
         Expectation::Catalog => "no SMTP server".to_string(),
         named => format!("nothing ({} expected)", named.describe()),
     };
-    format!(
+    let mut text = format!(
         "Port {}: {wanted} listens. {}; then check that it is configured to listen on port {}.",
         port.port,
-        capitalise(start),
+        start_hint(),
         port.port
-    )
+    );
+    if let Some(elsewhere) = listening_elsewhere(port, judgement, obs) {
+        text.push_str(&format!(
+            " The expected process listens on port {elsewhere} instead."
+        ));
+    }
+    if port.port == 25 && expects_exchange_transport(&port.expectation) {
+        text.push_str(
+            " On an Exchange 2013+ Mailbox server the Transport service (EdgeTransport.exe) \
+             listens on 2525 and Front End Transport owns 25: inspect with --port 25,2525.",
+        );
+    }
+    text
+}
+
+fn start_hint() -> &'static str {
+    if cfg!(windows) {
+        "Start the mail service (Start-Service MSExchangeFrontEndTransport or \
+         MSExchangeTransport for Exchange, SMTPSVC for IIS SMTP) and read its event log"
+    } else {
+        "Start the MTA (systemctl start postfix / exim4 / sendmail / opensmtpd, or \
+         postfix start) and read its log for why it did not bind"
+    }
+}
+
+/// Another inspected port whose holder satisfies this port's expectation.
+fn listening_elsewhere(
+    port: &PortJudgement,
+    judgement: &Judgement,
+    obs: &Observation,
+) -> Option<u16> {
+    let rules = NameRules::native();
+    judgement
+        .ports
+        .iter()
+        .filter(|other| other.port != port.port)
+        .find_map(|other| {
+            let holders = other.listeners.iter().flat_map(|l| l.holders.iter());
+            let mut matching =
+                holders.filter(|h| satisfies(obs, h.pid, &port.expectation, rules).is_some());
+            matching.next().map(|_| other.port)
+        })
+}
+
+fn expects_exchange_transport(expectation: &Expectation) -> bool {
+    expectation
+        .names()
+        .iter()
+        .any(|n| n.to_ascii_lowercase().starts_with("edgetransport"))
 }
 
 fn owner_unknown(port: &PortJudgement) -> String {
@@ -91,6 +144,154 @@ fn owner_unknown(port: &PortJudgement) -> String {
         "Port {}: something listens but its holder is unknown: {reason}.",
         port.port
     )
+}
+
+/// Advice for a greeting that failed although the owner is right (or unknown).
+fn bad_greeting(port: &PortJudgement, greeting: &BannerReport) -> String {
+    let at = format!("Port {} ({})", port.port, greeting.target);
+    let error = for_terminal(greeting.error.as_deref().unwrap_or_default());
+    match greeting.finding {
+        Finding::Timeout => format!(
+            "{at}: {error}. The service accepts connections but does not greet: it may be hung \
+             (restart it), or it delays the greeting on purpose or by accident: slow \
+             reverse-DNS lookups of clients (check the resolvers), tarpitting, Postfix \
+             postscreen greet wait, Sendmail greet_pause, an Exim connect ACL delay, an \
+             Exchange Receive connector tarpit. Check the service's log."
+        ),
+        Finding::Closed => format!(
+            "{at}: {error} before any greeting. The service drops this client: access rules \
+             (Postfix postscreen or smtpd restrictions, Exim host_reject_connection, Exchange \
+             Receive connector remote IP ranges), a connection limit, or a crash; check its log."
+        ),
+        Finding::Refused => format!(
+            "{at}: {error}, although a listener was seen: a local firewall (nftables/iptables, \
+             Windows Firewall) rejects the connection, or the listener closed meanwhile."
+        ),
+        Finding::Rejected => format!(
+            "{at}: the server refuses service with \"{}\". 421 means busy, shutting down or \
+             too many connections; 554 means no SMTP service for this client (access rules, \
+             block lists). Fix the condition it names, then test again.",
+            quote(greeting)
+        ),
+        Finding::Masked => format!(
+            "{at}: the greeting is masked (\"{}\"): SMTP inspection sits between portowner and \
+             the server even on this host (a local antivirus or firewall mail scanner). \
+             Disable its SMTP inspection; with it, EHLO fails and STARTTLS is stripped.",
+            quote(greeting)
+        ),
+        Finding::NotSmtp | Finding::Ok => format!(
+            "{at}: {error}. Something other than a plain SMTP server answers: check what the \
+             port is for (implicit TLS answers only after a TLS handshake: openssl s_client \
+             -connect {}).",
+            greeting.target
+        ),
+    }
+}
+
+fn slow_greeting(port: &PortJudgement) -> Option<String> {
+    let slow = port
+        .banners
+        .iter()
+        .find(|b| b.slow && b.finding == Finding::Ok)?;
+    Some(format!(
+        "Warning: port {} ({}) greeted after {} ms. Remote testers give up after a few \
+         seconds: check for slow reverse-DNS lookups or deliberate greeting delays.",
+        port.port,
+        slow.target,
+        slow.greeting_ms.unwrap_or_default()
+    ))
+}
+
+fn loopback_only(port: &PortJudgement) -> Option<String> {
+    let loopback = |l: &&crate::judge::ListenerJudgement| {
+        let ip = l.address.ip();
+        ip.is_loopback()
+            || matches!(ip, std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))
+    };
+    let only_loopback = !port.listeners.is_empty() && port.listeners.iter().all(|l| loopback(&l));
+    only_loopback.then(|| {
+        format!(
+            "Warning: port {} listens on loopback only, so remote clients cannot reach it. \
+             Make the server listen on the public interface (Postfix inet_interfaces, Exim \
+             local_interfaces, the Exchange Receive connector's bindings).",
+            port.port
+        )
+    })
+}
+
+/// Compares greetings read at `--also-probe` addresses with this server's own: the one on
+/// the same port, else any good one (a port-forward may map 25 to another port).
+pub fn compare_greetings(judgement: &Judgement, extra: &[BannerReport]) -> Vec<String> {
+    let good = || {
+        judgement
+            .ports
+            .iter()
+            .flat_map(|p| p.banners.iter())
+            .filter(|b| b.finding == Finding::Ok)
+    };
+    extra
+        .iter()
+        .map(|remote| {
+            let same_port = good().find(|b| b.target.port() == remote.target.port());
+            compare(same_port.or_else(|| good().next()), remote)
+        })
+        .collect()
+}
+
+fn compare(local: Option<&BannerReport>, remote: &BannerReport) -> String {
+    let at = remote.target;
+    let Some(local) = local else {
+        return format!(
+            "At {at}: {} (\"{}\"). This server gives no good greeting itself, so fix that \
+             first.",
+            remote.finding,
+            quote(remote)
+        );
+    };
+    match remote.finding {
+        Finding::Ok if host_of(remote) == host_of(local) => format!(
+            "At {at}: the same greeting as this server (\"{}\"): the path from here to that \
+             address is fine; if the remote test still fails, test from outside the network.",
+            quote(remote)
+        ),
+        Finding::Ok => format!(
+            "At {at}: a different server answers (\"{}\", this server says \"{}\"): that \
+             address leads elsewhere, through a NAT or port-forward to another host, or a relay.",
+            quote(remote),
+            quote(local)
+        ),
+        Finding::Masked => format!(
+            "At {at}: the greeting is masked (\"{}\") while this server's own is \"{}\": a \
+             firewall doing SMTP inspection sits in between (Cisco PIX/ASA: no inspect esmtp / \
+             no fixup protocol smtp).",
+            quote(remote),
+            quote(local)
+        ),
+        other => format!(
+            "At {at}: {other} ({}) while this server greets locally: what is in between (a \
+             firewall, NAT or port-forward, a relay) does not pass the connection to it.",
+            for_terminal(remote.error.as_deref().unwrap_or_default())
+        ),
+    }
+}
+
+/// The greeting's host name: the first word after the code.
+fn host_of(greeting: &BannerReport) -> Option<String> {
+    let first = greeting.lines.first()?;
+    first
+        .get(4..)?
+        .split_whitespace()
+        .next()
+        .map(str::to_ascii_lowercase)
+}
+
+/// The greeting text for quoting in advice: sanitised, one line, bounded.
+pub fn quote(greeting: &BannerReport) -> String {
+    let text = for_terminal(&greeting.lines.join(" / "));
+    match text.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}...", text.get(..cut).unwrap_or_default()),
+        None => text,
+    }
 }
 
 /// `nc (PID 20, /usr/bin/nc)`, sanitised for a terminal.
@@ -112,10 +313,137 @@ pub fn describe_process(observation: &Observation, pid: u32) -> String {
     }
 }
 
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::banner::BannerReport;
+    use crate::expectation::{Expectations, Origin};
+    use crate::judge::judge;
+    use crate::model::{Detail, Holders, Listener, Process};
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    fn process(pid: u32, name: &str) -> Process {
+        Process {
+            pid,
+            name: Detail::Known(name.into()),
+            exe: Detail::Known(PathBuf::from(format!("/usr/sbin/{name}"))),
+            cmdline: Detail::Known(vec![name.into()]),
+            user: Detail::Known("root".into()),
+            parent: None,
+            services: vec![],
+            alive: true,
+        }
+    }
+
+    fn greeting(target: &str, finding: Finding, line: &str) -> BannerReport {
+        BannerReport {
+            target: target.parse().unwrap(),
+            finding,
+            code: Some(220),
+            lines: vec![line.to_string()],
+            connect_ms: Some(1),
+            greeting_ms: Some(2),
+            error: Some("no complete greeting within 10 s".into()),
+            slow: false,
+        }
+    }
+
+    fn scene(holder: &str, wanted: &str, ports: &[u16], banners: &[BannerReport]) -> Vec<String> {
+        let observation = Observation {
+            listeners: vec![Listener {
+                address: SocketAddr::from(([0, 0, 0, 0], 2525)),
+                holders: Holders::Known(vec![7]),
+            }],
+            processes: [(7, process(7, holder))].into_iter().collect(),
+            ..Observation::default()
+        };
+        let names = vec![wanted.to_string()];
+        let plan = Expectations::uniform(Expectation::Named {
+            names,
+            origin: Origin::Flag,
+        });
+        let judgement = judge(&observation, ports, &plan, NameRules::UNIX, banners);
+        advise(&judgement, &observation)
+    }
+
+    #[test]
+    fn wrong_owner_names_the_holder_the_expectation_and_the_way_out() {
+        let advice = scene("nc", "master", &[2525], &[]).join("\n");
+        assert!(
+            advice.contains("held by nc (PID 7, /usr/sbin/nc)"),
+            "{advice}"
+        );
+        assert!(advice.contains("not by master (--expect)"), "{advice}");
+        assert!(advice.contains("--expect nc"), "{advice}");
+    }
+
+    #[test]
+    fn not_listening_points_at_the_port_the_expected_process_uses() {
+        let advice = scene("edgetransport", "edgetransport", &[25, 2525], &[]).join("\n");
+        assert!(
+            advice.contains("Port 25: nothing (edgetransport (--expect) expected)"),
+            "{advice}"
+        );
+        assert!(advice.contains("listens on port 2525 instead"), "{advice}");
+        assert!(advice.contains("Front End Transport owns 25"), "{advice}");
+    }
+
+    #[test]
+    fn a_silent_right_owner_gets_greeting_delay_advice() {
+        let silent = greeting("127.0.0.1:2525", Finding::Timeout, "");
+        let advice = scene("master", "master", &[2525], &[silent]).join("\n");
+        assert!(advice.contains("does not greet"), "{advice}");
+        assert!(advice.contains("reverse-DNS"), "{advice}");
+    }
+
+    #[test]
+    fn a_good_local_greeting_points_in_front_of_the_server() {
+        let ok = greeting("127.0.0.1:2525", Finding::Ok, "220 mx.example ESMTP");
+        let advice = scene("master", "master", &[2525], &[ok]).join("\n");
+        assert!(advice.contains("fine from inside"), "{advice}");
+        assert!(
+            !advice.contains("loopback only"),
+            "a wildcard listener is reachable: {advice}"
+        );
+    }
+
+    #[test]
+    fn comparisons_tell_masking_other_hosts_and_missing_greetings_apart() {
+        let local = greeting("127.0.0.1:25", Finding::Ok, "220 mx.example ESMTP");
+        let cases = [
+            (
+                greeting("192.0.2.1:25", Finding::Ok, "220 MX.example ready"),
+                "the same greeting",
+            ),
+            (
+                greeting("192.0.2.1:25", Finding::Ok, "220 other.example ESMTP"),
+                "leads elsewhere",
+            ),
+            (
+                greeting("192.0.2.1:25", Finding::Masked, "220 *******"),
+                "SMTP inspection",
+            ),
+            (
+                greeting("192.0.2.1:25", Finding::Timeout, ""),
+                "does not pass the connection",
+            ),
+        ];
+        for (remote, says) in cases {
+            let text = compare(Some(&local), &remote);
+            assert!(text.contains(says), "{text}");
+        }
+        assert!(compare(None, &local).contains("fix that first"));
+    }
+
+    #[test]
+    fn quotes_are_sanitised_and_bounded() {
+        let long = greeting(
+            "127.0.0.1:25",
+            Finding::Ok,
+            &format!("220 \x1b[2J{}", "x".repeat(500)),
+        );
+        let quoted = quote(&long);
+        assert!(!quoted.contains('\x1b') && quoted.ends_with("...") && quoted.len() < 130);
+    }
 }

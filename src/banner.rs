@@ -203,6 +203,18 @@ pub fn probe_target(listen: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, listen.port())
 }
 
+/// The distinct addresses to probe for some listening addresses, in first-seen order
+/// (`0.0.0.0:25` and `127.0.0.1:25` are probed once, at 127.0.0.1:25).
+pub fn local_targets(listening: impl Iterator<Item = SocketAddr>) -> Vec<SocketAddr> {
+    let mut targets: Vec<SocketAddr> = Vec::new();
+    for target in listening.map(probe_target) {
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    targets
+}
+
 /// Probes one target: connect, read the complete greeting, `QUIT`, close.
 ///
 /// Takes at most about `connect_timeout + greeting_timeout + 1 s`.

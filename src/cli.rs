@@ -1,7 +1,9 @@
 //! The command line as typed, checked by clap for syntax only. [`crate::settings`] turns it,
 //! the environment and the config file into the settings a run uses.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
@@ -46,6 +48,28 @@ pub struct Cli {
     /// Explain on stderr why a socket or process could not be attributed
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Do not read the SMTP greeting of the listeners
+    #[arg(long)]
+    pub no_banner: bool,
+
+    /// Seconds to wait for the whole SMTP greeting (0.1 to 300)
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
+    pub banner_timeout: Duration,
+
+    /// Also read the greeting at this address (e.g. the public address a remote test used)
+    /// and compare; without a port, every inspected port; repeatable
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_extra_target)]
+    pub also_probe: Vec<ExtraTarget>,
+}
+
+/// An address given with `--also-probe`: an IP address, with or without a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtraTarget {
+    /// The address to connect to.
+    pub ip: IpAddr,
+    /// The port, when given; otherwise every inspected port.
+    pub port: Option<u16>,
 }
 
 /// The output formats.
@@ -61,12 +85,46 @@ fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
     parse_port_list(text).map_err(|e| e.to_string())
 }
 
+/// Longest greeting wait accepted: beyond this no remote client waits either.
+const MAX_BANNER_SECS: f64 = 300.0;
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let accepted = "give the seconds as a number from 0.1 to 300 (e.g. --banner-timeout 10)";
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number; {accepted}"))?;
+    if !(0.1..=MAX_BANNER_SECS).contains(&secs) {
+        return Err(format!("{text} is out of range; {accepted}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_extra_target(text: &str) -> Result<ExtraTarget, String> {
+    let text = text.trim();
+    let accepted = "give an IP address, optionally with a port: 203.0.113.5, 203.0.113.5:25, \
+                    2001:db8::5 or [2001:db8::5]:25 (host names are not resolved)";
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(ExtraTarget { ip, port: None });
+    }
+    let address: SocketAddr = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not an address; {accepted}"))?;
+    if address.port() == 0 {
+        return Err(format!("port 0 in '{text}' cannot be probed; {accepted}"));
+    }
+    Ok(ExtraTarget {
+        ip: address.ip(),
+        port: Some(address.port()),
+    })
+}
+
 fn after_help() -> String {
     format!(
         "Environment:\n  PORTOWNER_EXPECT  expected owners, comma-separated (overridden by \
          --expect)\n  PORTOWNER_PORTS   ports, comma-separated (overridden by --port)\n  \
          NO_COLOR          disable colour\n\nExamples:\n  portowner\n  portowner --port \
-         25,587 --expect master\n  portowner --format json\n\n{}",
+         25,587 --expect master\n  portowner --format json\n  portowner --also-probe 203.0.113.5\n\n{}",
         Exit::help_table()
     )
 }
@@ -88,6 +146,33 @@ mod tests {
             cli.map(|c| c.ports).ok(),
             Some(vec![vec![25, 587], vec![465]])
         );
+    }
+
+    #[test]
+    fn banner_options_parse_and_refuse_nonsense() {
+        let cli = Cli::try_parse_from([
+            "portowner",
+            "--banner-timeout",
+            "2.5",
+            "--also-probe",
+            "192.0.2.7:2525",
+            "--also-probe",
+            "2001:db8::1",
+        ]);
+        let cli = cli.unwrap();
+        assert_eq!(cli.banner_timeout, Duration::from_millis(2500));
+        assert_eq!(cli.also_probe[0].port, Some(2525));
+        assert_eq!(cli.also_probe[1].port, None);
+        for bad in [
+            ["--banner-timeout", "0"],
+            ["--banner-timeout", "x"],
+            ["--also-probe", "mx.example"],
+            ["--also-probe", "127.0.0.1:0"],
+            ["--banner-timeout", "301"],
+        ] {
+            let error = Cli::try_parse_from(["portowner", bad[0], bad[1]]).err();
+            assert_eq!(error.map(|e| e.exit_code()), Some(2), "{bad:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use crate::banner::{BannerReport, Finding};
 use crate::exit::Exit;
 use crate::expectation::{Expectation, Expectations, NameRules, Satisfaction, satisfies};
 use crate::model::{Holders, Observation, Pid, UnknownReason};
@@ -18,14 +19,20 @@ pub enum Verdict {
     NotListening,
     /// A listener is held by a process that does not satisfy the expectation.
     WrongOwner,
+    /// The owner is fine (or unknown) but no greeting came: timeout, closed, refused.
+    NoBanner,
+    /// The owner is fine (or unknown) but the greeting is bad: rejected, masked, not SMTP.
+    BadBanner,
 }
 
 impl Verdict {
-    /// Rank for "most severe wins": wrong-owner > not-listening > owner-unknown > ok.
+    /// Rank for "most severe wins": wrong-owner > not-listening > bad-banner = no-banner >
+    /// owner-unknown > ok.
     pub fn severity(self) -> u8 {
         match self {
             Verdict::Ok => 0,
             Verdict::OwnerUnknown => 1,
+            Verdict::NoBanner | Verdict::BadBanner => 2,
             Verdict::NotListening => 3,
             Verdict::WrongOwner => 4,
         }
@@ -38,6 +45,7 @@ impl Verdict {
             Verdict::OwnerUnknown => Exit::OwnerUnknown,
             Verdict::NotListening => Exit::NotListening,
             Verdict::WrongOwner => Exit::WrongOwner,
+            Verdict::NoBanner | Verdict::BadBanner => Exit::BannerProblem,
         }
     }
 
@@ -48,6 +56,8 @@ impl Verdict {
             Verdict::OwnerUnknown => "owner-unknown",
             Verdict::NotListening => "not-listening",
             Verdict::WrongOwner => "wrong-owner",
+            Verdict::NoBanner => "no-banner",
+            Verdict::BadBanner => "bad-banner",
         }
     }
 }
@@ -93,6 +103,8 @@ pub struct PortJudgement {
     pub expectation: Expectation,
     /// Its listening sockets.
     pub listeners: Vec<ListenerJudgement>,
+    /// The greetings read from its listening addresses; empty with `--no-banner`.
+    pub banners: Vec<BannerReport>,
     /// The verdict for this port.
     pub verdict: Verdict,
 }
@@ -106,16 +118,26 @@ pub struct Judgement {
     pub verdict: Verdict,
 }
 
-/// Judges every port in `ports` against what was observed.
+/// Judges every port in `ports` against what was observed and the greetings read.
 pub fn judge(
     observation: &Observation,
     ports: &[u16],
     expectations: &Expectations,
     rules: NameRules,
+    banners: &[BannerReport],
 ) -> Judgement {
     let ports: Vec<PortJudgement> = ports
         .iter()
-        .map(|&port| judge_port(observation, port, expectations.for_port(port), rules))
+        .map(|&port| {
+            let mut judged = judge_port(observation, port, expectations.for_port(port), rules);
+            judged.banners = banners
+                .iter()
+                .filter(|b| b.target.port() == port)
+                .cloned()
+                .collect();
+            judged.verdict = with_greeting(judged.verdict, &judged.banners);
+            judged
+        })
         .collect();
     let verdict = most_severe(ports.iter().map(|p| p.verdict));
     Judgement { ports, verdict }
@@ -154,6 +176,7 @@ fn judge_port(
         port,
         expectation: expectation.clone(),
         listeners,
+        banners: Vec::new(),
         verdict,
     }
 }
@@ -186,6 +209,22 @@ fn is_service_manager(observation: &Observation, pid: Pid) -> bool {
         .get(&pid)
         .and_then(|p| p.name.known().cloned());
     pid == 1 && matches!(name.as_deref(), Some("systemd" | "init"))
+}
+
+/// A failed greeting outranks `ok` and `owner-unknown` (it is a known problem), never a
+/// wrong owner or an empty port.
+fn with_greeting(owner_verdict: Verdict, banners: &[BannerReport]) -> Verdict {
+    if !matches!(owner_verdict, Verdict::Ok | Verdict::OwnerUnknown) {
+        return owner_verdict;
+    }
+    let findings = || banners.iter().map(|b| b.finding);
+    if findings().any(|f| f.is_bad_banner()) {
+        Verdict::BadBanner
+    } else if findings().any(|f: Finding| f.is_no_banner()) {
+        Verdict::NoBanner
+    } else {
+        owner_verdict
+    }
 }
 
 fn port_verdict(listeners: &[ListenerJudgement]) -> Verdict {
@@ -249,7 +288,14 @@ mod tests {
     }
 
     fn verdict_of(listeners: Vec<Listener>, wanted: &str) -> Verdict {
-        judge(&scene(listeners), &[25], &expect(wanted), NameRules::UNIX).verdict
+        judge(
+            &scene(listeners),
+            &[25],
+            &expect(wanted),
+            NameRules::UNIX,
+            &[],
+        )
+        .verdict
     }
 
     #[test]
@@ -316,10 +362,83 @@ mod tests {
         }
     }
 
+    fn greeting(port: u16, finding: Finding) -> BannerReport {
+        BannerReport {
+            target: SocketAddr::from(([127, 0, 0, 1], port)),
+            finding,
+            code: None,
+            lines: vec![],
+            connect_ms: Some(0),
+            greeting_ms: None,
+            error: None,
+            slow: false,
+        }
+    }
+
+    #[test]
+    fn greeting_findings_turn_into_banner_verdicts() {
+        let cases = [
+            (Holders::Known(vec![10]), Finding::Ok, Verdict::Ok),
+            (
+                Holders::Known(vec![10]),
+                Finding::Timeout,
+                Verdict::NoBanner,
+            ),
+            (Holders::Known(vec![10]), Finding::Closed, Verdict::NoBanner),
+            (
+                Holders::Known(vec![10]),
+                Finding::Refused,
+                Verdict::NoBanner,
+            ),
+            (
+                Holders::Known(vec![10]),
+                Finding::Rejected,
+                Verdict::BadBanner,
+            ),
+            (
+                Holders::Known(vec![10]),
+                Finding::Masked,
+                Verdict::BadBanner,
+            ),
+            (
+                Holders::Known(vec![10]),
+                Finding::NotSmtp,
+                Verdict::BadBanner,
+            ),
+            (
+                Holders::Known(vec![20]),
+                Finding::Timeout,
+                Verdict::WrongOwner,
+            ),
+            (
+                Holders::Unknown(UnknownReason::NotFound),
+                Finding::Ok,
+                Verdict::OwnerUnknown,
+            ),
+            (
+                Holders::Unknown(UnknownReason::NotFound),
+                Finding::Closed,
+                Verdict::NoBanner,
+            ),
+        ];
+        for (holders, finding, verdict) in cases {
+            let obs = scene(vec![listener("127.0.0.1:25", holders.clone())]);
+            let banners = [greeting(25, finding), greeting(587, Finding::Timeout)];
+            let judged = judge(&obs, &[25], &expect("exim4"), NameRules::UNIX, &banners);
+            assert_eq!(judged.verdict, verdict, "{holders:?} {finding:?}");
+            assert_eq!(judged.ports[0].banners.len(), 1, "only port 25's greeting");
+        }
+    }
+
     #[test]
     fn severity_order_is_wrong_owner_then_not_listening_then_unknown_then_ok() {
         use Verdict::*;
         assert_eq!(most_severe([Ok, OwnerUnknown].into_iter()), OwnerUnknown);
+        assert_eq!(most_severe([OwnerUnknown, NoBanner].into_iter()), NoBanner);
+        assert_eq!(
+            most_severe([BadBanner, NotListening].into_iter()),
+            NotListening
+        );
         assert_eq!(
             most_severe([OwnerUnknown, NotListening].into_iter()),
             NotListening
@@ -337,12 +456,14 @@ mod tests {
         assert_eq!(Verdict::NotListening.exit().code(), 3);
         assert_eq!(Verdict::WrongOwner.exit().code(), 4);
         assert_eq!(Verdict::OwnerUnknown.exit().code(), 5);
+        assert_eq!(Verdict::NoBanner.exit().code(), 6);
+        assert_eq!(Verdict::BadBanner.exit().code(), 6);
     }
 
     #[test]
     fn each_port_gets_its_own_verdict() {
         let obs = scene(vec![listener("0.0.0.0:25", Holders::Known(vec![10]))]);
-        let judgement = judge(&obs, &[25, 587], &expect("exim4"), NameRules::UNIX);
+        let judgement = judge(&obs, &[25, 587], &expect("exim4"), NameRules::UNIX, &[]);
         let verdicts: Vec<_> = judgement
             .ports
             .iter()

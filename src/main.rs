@@ -1,17 +1,20 @@
 //! The portowner command: parse, resolve, observe, judge, render, exit.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
 
+use portowner::banner::{self, BannerReport};
 use portowner::cli::Cli;
 use portowner::error::Error;
 use portowner::exit::Exit;
 use portowner::expectation::NameRules;
+use portowner::model::Observation;
 use portowner::report::{Context, Report};
 use portowner::sanitize::for_terminal;
-use portowner::settings::{Environment, resolve};
+use portowner::settings::{Environment, Settings, resolve};
 use portowner::{judge, os, render};
 
 fn main() -> ExitCode {
@@ -38,18 +41,39 @@ fn run(cli: &Cli) -> Result<Exit, Error> {
         explain(&observation.notes);
     }
 
+    let (greetings, also_probed) = read_greetings(&settings, &observation);
+
+    let rules = NameRules::native();
     let judgement = judge::judge(
         &observation,
         &settings.ports,
         &settings.expectations,
-        NameRules::native(),
+        rules,
+        &greetings,
     );
     let format = settings.format;
-    let report = Report::new(Context::current(), settings, observation, judgement);
+    let mut report = Report::new(Context::current(), settings, observation, judgement);
+    report.compare_with(also_probed);
 
     let mut stdout = anstream::stdout().lock();
     render::write(&report, format, &mut stdout).map_err(Error::Output)?;
     Ok(report.exit())
+}
+
+/// Reads the greetings of the listeners and of the `--also-probe` addresses, all at once so
+/// that the whole wait is one timeout. Returns (local greetings, extra greetings).
+fn read_greetings(
+    settings: &Settings,
+    observation: &Observation,
+) -> (Vec<BannerReport>, Vec<BannerReport>) {
+    let Some(probe) = &settings.banner else {
+        return (Vec::new(), Vec::new());
+    };
+    let local = banner::local_targets(observation.listeners.iter().map(|l| l.address));
+    let targets: Vec<SocketAddr> = local.iter().chain(&settings.also_probe).copied().collect();
+    let mut reports = banner::probe_all(&targets, probe);
+    let extra = reports.split_off(local.len().min(reports.len()));
+    (reports, extra)
 }
 
 /// `-v`: why sockets or processes could not be attributed, on stderr.

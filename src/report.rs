@@ -3,7 +3,8 @@
 
 use std::time::SystemTime;
 
-use crate::advice::advise;
+use crate::advice::{advise, compare_greetings};
+use crate::banner::BannerReport;
 use crate::exit::Exit;
 use crate::judge::Judgement;
 use crate::model::Observation;
@@ -48,6 +49,8 @@ pub struct Report {
     pub observation: Observation,
     /// The verdicts.
     pub judgement: Judgement,
+    /// Greetings read at the `--also-probe` addresses.
+    pub also_probed: Vec<BannerReport>,
     /// What to do next.
     pub advice: Vec<String>,
 }
@@ -66,8 +69,17 @@ impl Report {
             settings,
             observation,
             judgement,
+            also_probed: Vec::new(),
             advice,
         }
+    }
+
+    /// Adds the greetings read at `--also-probe` addresses and the advice comparing them
+    /// with the local ones.
+    pub fn compare_with(&mut self, also_probed: Vec<BannerReport>) {
+        self.advice
+            .extend(compare_greetings(&self.judgement, &also_probed));
+        self.also_probed = also_probed;
     }
 
     /// The exit code this report ends the run with.

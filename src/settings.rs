@@ -2,6 +2,9 @@
 //! the `PORTOWNER_*` environment variables, then the config file, then the defaults.
 //! Nothing here touches the OS except reading the config file.
 
+use std::net::SocketAddr;
+
+use crate::banner::ProbeSettings;
 use crate::cli::{Cli, Format};
 use crate::config::{self, ConfigFile};
 use crate::error::Error;
@@ -39,6 +42,10 @@ pub struct Settings {
     pub format: Format,
     /// Whether to explain attribution problems on stderr.
     pub verbose: bool,
+    /// How to read greetings; `None` with `--no-banner`.
+    pub banner: Option<ProbeSettings>,
+    /// Extra addresses whose greeting is compared with the local one (`--also-probe`).
+    pub also_probe: Vec<SocketAddr>,
 }
 
 /// Resolves the command line, environment and config file into [`Settings`].
@@ -47,12 +54,33 @@ pub fn resolve(cli: &Cli, env: &Environment) -> Result<Settings, Error> {
         Some(path) => config::load(path)?,
         None => ConfigFile::default(),
     };
+    let ports = resolve_ports(cli, env, &file)?;
+    let also_probe = extra_targets(cli, &ports);
     Ok(Settings {
-        ports: resolve_ports(cli, env, &file)?,
+        ports,
         expectations: Expectations::uniform(resolve_expectation(cli, env, &file)?),
         format: cli.format,
         verbose: cli.verbose,
+        banner: (!cli.no_banner).then(|| ProbeSettings {
+            greeting_timeout: cli.banner_timeout,
+            ..ProbeSettings::default()
+        }),
+        also_probe,
     })
+}
+
+/// `--also-probe` addresses; one without a port stands for every inspected port.
+fn extra_targets(cli: &Cli, ports: &[u16]) -> Vec<SocketAddr> {
+    cli.also_probe
+        .iter()
+        .flat_map(|extra| match extra.port {
+            Some(port) => vec![SocketAddr::new(extra.ip, port)],
+            None => ports
+                .iter()
+                .map(|&port| SocketAddr::new(extra.ip, port))
+                .collect(),
+        })
+        .collect()
 }
 
 fn resolve_ports(cli: &Cli, env: &Environment, file: &ConfigFile) -> Result<Vec<u16>, Error> {

@@ -14,7 +14,17 @@ mod support;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use socket2::{Domain, Socket, Type};
-use support::{SharedListener, code, free_port, run, run_json, stderr, stdout};
+use support::{SharedListener, code, free_port, stderr, stdout};
+
+/// These tests are about ownership: their listeners never greet, so the greeting check is
+/// off (tests/greeting.rs covers it).
+fn run(args: &[&str]) -> std::process::Output {
+    support::run(&[args, &["--no-banner"]].concat())
+}
+
+fn run_json(args: &[&str]) -> (serde_json::Value, std::process::Output) {
+    support::run_json(&[args, &["--no-banner"]].concat())
+}
 
 /// This test binary's full path: the expectation that makes its own listeners `ok`.
 fn me() -> String {
@@ -247,12 +257,12 @@ fn a_broken_config_file_names_its_line() {
 fn environment_expectation_applies_and_flags_override_it() {
     let listener = listen("127.0.0.1:0");
     let port = listener.local_addr().unwrap().port().to_string();
-    let from_env = support::portowner(&["--port", &port])
+    let from_env = support::portowner(&["--port", &port, "--no-banner"])
         .env("PORTOWNER_EXPECT", format!("nothing-like-this,{}", me()))
         .output()
         .unwrap();
     assert_eq!(code(&from_env), 0, "{}", stdout(&from_env));
-    let flag_wins = support::portowner(&["--port", &port, "--expect", "master"])
+    let flag_wins = support::portowner(&["--port", &port, "--expect", "master", "--no-banner"])
         .env("PORTOWNER_EXPECT", me())
         .output()
         .unwrap();

@@ -133,3 +133,72 @@ fn stopped_postfix_is_not_listening() {
         "{text}"
     );
 }
+
+#[test]
+#[ignore = "needs a running Postfix on port 25; .ci/run starts one"]
+fn postfix_greets_on_every_listener() {
+    let _guard = lock();
+    let (json, output) = run_json(&[]);
+    assert_eq!(code(&output), 0, "{json}");
+    let greetings = json["ports"][0]["banner"].as_array().unwrap();
+    assert!(!greetings.is_empty(), "{json}");
+    for greeting in greetings {
+        assert_eq!(greeting["finding"], "ok", "{greeting}");
+        assert!(
+            greeting["text"].as_str().unwrap().contains("ESMTP"),
+            "{greeting}"
+        );
+    }
+}
+
+/// Postfix's `smtp-sink` test server on a free loopback port, killed by PID on drop.
+struct SmtpSink {
+    port: u16,
+    process: std::process::Child,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let port = support::free_port();
+        let process = Command::new("smtp-sink")
+            .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "10"])
+            .spawn()
+            .expect("smtp-sink starts (Debian's postfix package ships it)");
+        let mut sink = SmtpSink { port, process };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "smtp-sink did not listen on {port}"
+            );
+            assert!(
+                sink.process.try_wait().unwrap().is_none(),
+                "smtp-sink exited early"
+            );
+            sleep(Duration::from_millis(50));
+        }
+        sink
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs Postfix's smtp-sink; .ci/run installs it"]
+fn smtp_sink_is_a_second_real_server() {
+    let sink = SmtpSink::start();
+    let port = sink.port.to_string();
+    let (json, output) = run_json(&["--port", &port, "--expect", "smtp-sink"]);
+    assert_eq!(code(&output), 0, "{json}");
+    let holder = &json["ports"][0]["listeners"][0]["holders"][0];
+    assert_eq!(holder["pid"], sink.process.id());
+    assert_eq!(json["ports"][0]["banner"][0]["finding"], "ok");
+    assert_eq!(json["ports"][0]["banner"][0]["code"], 220);
+    let wrong = run(&["--port", &port, "--expect", "master"]);
+    assert_eq!(code(&wrong), 4);
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::banner::BannerReport;
 use crate::expectation::{Expectation, Origin};
 use crate::judge::{HolderJudgement, ListenerJudgement, PortJudgement};
 use crate::model::{Detail, Observation, Process};
@@ -24,9 +25,23 @@ struct JsonReport<'a> {
     elevated: Option<bool>,
     expectation: JsonExpectation,
     ports: Vec<JsonPort>,
+    also_probe: Vec<JsonBanner>,
     verdict: &'static str,
     exit_code: u8,
     advice: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonBanner {
+    address: String,
+    finding: &'static str,
+    code: Option<u16>,
+    lines: Vec<String>,
+    text: String,
+    connect_ms: Option<u64>,
+    greeting_ms: Option<u64>,
+    slow: bool,
+    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -49,6 +64,7 @@ struct JsonPort {
     verdict: &'static str,
     expectation: JsonExpectation,
     listeners: Vec<JsonListener>,
+    banner: Vec<JsonBanner>,
 }
 
 #[derive(Serialize)]
@@ -103,6 +119,7 @@ pub fn to_json(report: &Report) -> String {
             .iter()
             .map(|p| port(p, &report.observation))
             .collect(),
+        also_probe: report.also_probed.iter().map(banner).collect(),
         verdict: report.judgement.verdict.as_str(),
         exit_code: report.exit().code(),
         advice: &report.advice,
@@ -143,6 +160,21 @@ fn port(port: &PortJudgement, observation: &Observation) -> JsonPort {
             .iter()
             .map(|l| listener(l, observation))
             .collect(),
+        banner: port.banners.iter().map(banner).collect(),
+    }
+}
+
+fn banner(greeting: &BannerReport) -> JsonBanner {
+    JsonBanner {
+        address: greeting.target.to_string(),
+        finding: greeting.finding.as_str(),
+        code: greeting.code,
+        lines: greeting.lines.clone(),
+        text: greeting.lines.join("\n"),
+        connect_ms: greeting.connect_ms,
+        greeting_ms: greeting.greeting_ms,
+        slow: greeting.slow,
+        error: greeting.error.clone(),
     }
 }
 

@@ -5,6 +5,8 @@ use anstyle::{AnsiColor, Style};
 use tabled::builder::Builder;
 use tabled::settings::Style as TableStyle;
 
+use crate::advice::quote;
+use crate::banner::BannerReport;
 use crate::judge::{HolderJudgement, ListenerJudgement, PortJudgement, Verdict};
 use crate::model::{Detail, Observation};
 use crate::report::Report;
@@ -33,6 +35,16 @@ pub fn to_text(report: &Report, colour: bool) -> String {
     table.with(TableStyle::psql());
 
     let mut text = format!("{table}\n\n");
+    let greetings = report.judgement.ports.iter().flat_map(|p| p.banners.iter());
+    for greeting in greetings {
+        text.push_str(&greeting_line("greeting", greeting));
+    }
+    for greeting in &report.also_probed {
+        text.push_str(&greeting_line("also-probe", greeting));
+    }
+    if report.judgement.ports.iter().any(|p| !p.banners.is_empty()) {
+        text.push('\n');
+    }
     for port in &report.judgement.ports {
         text.push_str(&verdict_line(port, &report.observation, colour));
         text.push('\n');
@@ -143,8 +155,38 @@ fn verdict_line(port: &PortJudgement, obs: &Observation, colour: bool) -> String
         }
         Verdict::NotListening => format!("nothing listens; expected {expected}"),
         Verdict::OwnerUnknown => "something listens, but its holder is unknown".to_string(),
+        Verdict::NoBanner | Verdict::BadBanner => {
+            let failed = port.banners.iter().filter(|b| b.finding.is_failure());
+            let at: Vec<String> = failed
+                .map(|b| format!("{} at {}", b.finding, b.target))
+                .collect();
+            format!("the SMTP greeting failed: {}", at.join(", "))
+        }
     };
     format!("port {}: {word} - {detail}", port.port)
+}
+
+/// `greeting 127.0.0.1:25: ok in 3 ms: 220 mx ESMTP`, sanitised.
+fn greeting_line(label: &str, greeting: &BannerReport) -> String {
+    let timing = match (greeting.greeting_ms, greeting.connect_ms) {
+        (Some(ms), _) => format!(" in {ms} ms"),
+        (None, Some(_)) => String::new(),
+        (None, None) => " (no connection)".to_string(),
+    };
+    let slow = if greeting.slow { " (slow)" } else { "" };
+    let said = if greeting.lines.is_empty() {
+        greeting
+            .error
+            .as_deref()
+            .map(for_terminal)
+            .unwrap_or_default()
+    } else {
+        quote(greeting)
+    };
+    format!(
+        "{label} {}: {}{timing}{slow}: {said}\n",
+        greeting.target, greeting.finding
+    )
 }
 
 /// The distinct first holders of a port's listeners: `master (PID 1234)`.
@@ -179,6 +221,7 @@ fn paint(verdict: Verdict, colour: bool) -> String {
         Verdict::Ok => AnsiColor::Green,
         Verdict::OwnerUnknown => AnsiColor::Yellow,
         Verdict::NotListening | Verdict::WrongOwner => AnsiColor::Red,
+        Verdict::NoBanner | Verdict::BadBanner => AnsiColor::Magenta,
     };
     let style = Style::new().fg_color(Some(tint.into())).bold();
     format!("{style}{word}{style:#}")
@@ -223,12 +266,14 @@ mod tests {
         };
         let expectations = Expectations::uniform(Expectation::Catalog);
         let ports = vec![25, 587, 2525];
-        let judgement = judge(&observation, &ports, &expectations, NameRules::UNIX);
+        let judgement = judge(&observation, &ports, &expectations, NameRules::UNIX, &[]);
         let settings = Settings {
             ports,
             expectations,
             format: Format::Table,
             verbose: false,
+            banner: None,
+            also_probe: vec![],
         };
         let context = Context {
             host: Some("mx".into()),
