@@ -21,7 +21,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(exit) => exit.into(),
-        Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok.into(),
         Err(error) => {
             let _ = writeln!(
                 io::stderr(),
@@ -56,7 +55,12 @@ fn run(cli: &Cli) -> Result<Exit, Error> {
     report.compare_with(also_probed);
 
     let mut stdout = anstream::stdout().lock();
-    render::write(&report, format, &mut stdout).map_err(Error::Output)?;
+    match render::write(&report, format, &mut stdout) {
+        // The reader stopped early (`portowner | head -1`): not a failure of the run.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(Error::Output(e)),
+        Ok(()) => {}
+    }
     Ok(report.exit())
 }
 

@@ -131,3 +131,45 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address").port()
 }
+
+/// A python3 helper process running `script` with `args`; the script prints one line of
+/// space-separated fields once it is ready, then waits for stdin to close. Killed by PID on
+/// drop.
+pub struct PythonHelper {
+    /// The fields of the line it printed.
+    pub fields: Vec<String>,
+    process: Child,
+}
+
+impl PythonHelper {
+    /// Starts the helper and waits for its line.
+    pub fn start(script: &str, args: &[&std::ffi::OsStr]) -> PythonHelper {
+        let mut process = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 starts");
+        let mut line = String::new();
+        let stdout = process.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("helper prints its line");
+        let fields = line.split_whitespace().map(String::from).collect();
+        PythonHelper { fields, process }
+    }
+
+    /// The helper's PID.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+}
+
+impl Drop for PythonHelper {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
