@@ -72,7 +72,7 @@ pub struct SharedListener {
     pub child: u32,
     /// The interpreter's executable, as the kernel resolves it.
     pub exe: String,
-    process: Child,
+    helper: PythonHelper,
 }
 
 const SHARED_LISTENER: &str = r#"
@@ -84,7 +84,7 @@ pid = os.fork()
 if pid == 0:
     time.sleep(120)
     os._exit(0)
-print(s.getsockname()[1], os.getpid(), pid, os.readlink("/proc/self/exe"), flush=True)
+print(s.getsockname()[1], pid, os.readlink("/proc/self/exe"), flush=True)
 sys.stdin.read()
 os.kill(pid, 9)
 "#;
@@ -92,37 +92,24 @@ os.kill(pid, 9)
 impl SharedListener {
     /// Starts the pair and waits until it listens.
     pub fn start() -> SharedListener {
-        let mut process = Command::new("python3")
-            .args(["-c", SHARED_LISTENER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 starts");
-        let mut line = String::new();
-        let stdout = process.stdout.take().expect("piped stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("python3 prints its port");
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let numbers: Vec<u32> = fields.iter().filter_map(|n| n.parse().ok()).collect();
-        assert_eq!(numbers.len(), 3, "unexpected line from helper: {line:?}");
+        let helper = PythonHelper::start(SHARED_LISTENER, &[]);
+        let field = |i: usize| helper.fields.get(i).cloned().unwrap_or_default();
         SharedListener {
-            port: numbers[0] as u16,
-            parent: numbers[1],
-            child: numbers[2],
-            exe: fields[3].to_string(),
-            process,
+            port: field(0).parse().expect("helper prints its port"),
+            parent: helper.pid(),
+            child: field(1).parse().expect("helper prints its child's PID"),
+            exe: field(2),
+            helper,
         }
     }
 }
 
 impl Drop for SharedListener {
     fn drop(&mut self) {
+        // The child outlives a killed parent: end it first, by its PID.
         let _ = Command::new("kill")
             .args(["-9", &self.child.to_string()])
             .status();
-        let _ = self.process.kill();
-        let _ = self.process.wait();
     }
 }
 
