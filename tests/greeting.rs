@@ -111,7 +111,8 @@ fn every_misbehaviour_gets_its_finding_verdict_and_exit_code() {
         assert_eq!(greeting["finding"], finding, "{shown}: {greeting}");
         assert_eq!(got_verdict, verdict, "{shown}");
         assert_eq!(got_exit, exit, "{shown}");
-        assert!(took < Duration::from_secs(5), "{shown} took {took:?}");
+        // A bound against hanging, with room for a busy machine: the timeout is 1 s.
+        assert!(took < Duration::from_secs(10), "{shown} took {took:?}");
         assert!(
             !record.spoke_early,
             "{shown}: portowner spoke before the greeting"
@@ -166,11 +167,10 @@ fn escape_sequences_in_a_banner_never_reach_the_terminal() {
 #[test]
 fn no_banner_skips_the_probe() {
     let server = FakeSmtp::start(LOCAL4, Behaviour::Silence);
-    let (greeting, verdict, exit, took) = check(&server, &["--no-banner"]);
+    let (greeting, verdict, exit, _) = check(&server, &["--no-banner"]);
     let record = server.finish();
     assert!(greeting.is_null());
     assert_eq!((verdict.as_str(), exit), ("ok", 0));
-    assert!(took < Duration::from_secs(1));
     assert_eq!(record.connections, 0);
 }
 
@@ -181,21 +181,21 @@ fn ipv4_and_ipv6_listeners_are_probed_concurrently() {
         eprintln!("no IPv6 loopback; skipping");
         return;
     };
-    let ports = format!("{},{}", v4.addr().port(), v6.addr().port());
+    let other = FakeSmtp::start(LOCAL4, Behaviour::Silence);
+    let ports = format!(
+        "{},{},{}",
+        v4.addr().port(),
+        v6.addr().port(),
+        other.addr().port()
+    );
     let started = Instant::now();
-    let (json, output) = run_json(&[
-        "--port",
-        &ports,
-        "--expect",
-        &me(),
-        "--banner-timeout",
-        "1.5",
-    ]);
+    let (json, output) = run_json(&["--port", &ports, "--expect", &me(), "--banner-timeout", "3"]);
     let took = started.elapsed();
     assert_eq!(code(&output), 6);
     assert_eq!(json["verdict"], "no-banner");
+    // One after another would take at least 9 s.
     assert!(
-        took < Duration::from_millis(2900),
+        took < Duration::from_secs(7),
         "probes ran one after another: {took:?}"
     );
 }
