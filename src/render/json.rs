@@ -138,7 +138,7 @@ fn expectation(expectation: &Expectation) -> JsonExpectation {
                 Origin::Flag => "flag",
                 Origin::Environment => "environment",
                 Origin::ConfigFile => "config-file",
-                Origin::Profile => "profile",
+                Origin::Profile { .. } => "profile",
             },
         ),
     };
