@@ -129,15 +129,16 @@ impl Profile {
         let per_port: BTreeMap<u16, Expectation> = self
             .ports
             .iter()
-            .map(|p| (p.port, self.expectation(&p.owner)))
+            .map(|p| (p.port, self.expectation_of(&p.owner)))
             .collect();
         Expectations {
-            default: self.expectation(&self.other_ports),
+            default: self.expectation_of(&self.other_ports),
             per_port,
         }
     }
 
-    fn expectation(&self, owner: &Owner) -> Expectation {
+    /// The expectation that `owner`, one of this profile's, holds a port.
+    pub fn expectation_of(&self, owner: &Owner) -> Expectation {
         Expectation::Named {
             names: owner.names(),
             origin: Origin::Profile {
