@@ -20,7 +20,7 @@
 //!   "Understanding the EdgeTransport.exe.Config File" names EdgeTransport.exe and
 //!   MSExchangeTransport.exe as the Transport service's executables.
 //! - Exchange 2007 and 2010 Hub Transport: setup creates the Receive connectors
-//!   "Default <server>" on 25 and "Client <server>" on 587, both in the Transport service.
+//!   "Default `<server>`" on 25 and "Client `<server>`" on 587, both in the Transport service.
 //! - Exchange 2003 (and IIS SMTP): the SMTP service, SMTPSVC, runs in Inetinfo.exe
 //!   (Microsoft's Windows Server 2003 system services reference).
 //! - Postfix: the stock master.cf enables only `smtp` (25); `submission` (587) and
