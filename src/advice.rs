@@ -3,9 +3,10 @@
 //! service greets, then what sits in front of the server.
 
 use crate::banner::{BannerReport, Finding};
-use crate::expectation::{Expectation, NameRules, satisfies};
+use crate::expectation::{Expectation, NameRules, Origin, satisfies};
 use crate::judge::{Judgement, PortJudgement, Verdict};
-use crate::model::Observation;
+use crate::model::{Observation, Pid};
+use crate::profile::{self, Platform, Profile};
 use crate::sanitize::for_terminal;
 
 /// Advice for every port that needs it, most severe first, then warnings; a single line
@@ -45,13 +46,13 @@ fn advise_port(port: &PortJudgement, judgement: &Judgement, obs: &Observation) -
 }
 
 fn wrong_owner(port: &PortJudgement, observation: &Observation) -> String {
-    let strangers: Vec<u32> = port
-        .listeners
-        .iter()
-        .flat_map(|l| l.holders.iter())
-        .filter(|h| h.satisfied.is_none() && !h.activation_only)
-        .map(|h| h.pid)
-        .collect();
+    let mut strangers: Vec<Pid> = Vec::new();
+    let holders = port.listeners.iter().flat_map(|l| l.holders.iter());
+    for holder in holders.filter(|h| h.satisfied.is_none() && !h.activation_only) {
+        if !strangers.contains(&holder.pid) {
+            strangers.push(holder.pid);
+        }
+    }
     let described: Vec<String> = strangers
         .iter()
         .map(|&pid| describe_process(observation, pid))
@@ -61,15 +62,75 @@ fn wrong_owner(port: &PortJudgement, observation: &Observation) -> String {
         .and_then(|pid| observation.processes.get(pid))
         .and_then(|p| p.name.known().map(|n| for_terminal(n)))
         .unwrap_or_else(|| "NAME".to_string());
+    let why = strangers
+        .first()
+        .and_then(|&pid| role_mistake(port, observation, pid))
+        .unwrap_or_else(|| {
+            format!(
+                "A mail relay, SMTP filter, antivirus mail proxy or a second mail server has \
+                 taken the port, so remote clients reach it instead of the mail server: stop it \
+                 or move it to another port, then restart the mail service. If it is the \
+                 intended owner, pass --expect {first_name}."
+            )
+        });
     format!(
-        "Port {}: held by {}, not by {}. A mail relay, SMTP filter, antivirus mail proxy or a \
-         second mail server has taken the port, so remote clients reach it instead of the mail \
-         server: stop it or move it to another port, then restart the mail service. If it is \
-         the intended owner, pass --expect {first_name}.",
+        "Port {}: held by {}, not by {}. {why}",
         port.port,
         described.join(", "),
         port.expectation.describe()
     )
+}
+
+/// When the holder is the profile's owner of other ports: the server's own component in the
+/// wrong place, which on Exchange means a Receive connector created in the wrong service.
+fn role_mistake(port: &PortJudgement, observation: &Observation, holder: Pid) -> Option<String> {
+    let profile = profile_of(&port.expectation)?;
+    let expected = profile.owner_for(port.port);
+    let rules = NameRules::native();
+    let actual = profile
+        .ports
+        .iter()
+        .map(|p| &p.owner)
+        .filter(|owner| *owner != expected)
+        .find(|owner| {
+            let wanted = profile.expectation_of(owner);
+            satisfies(observation, holder, &wanted, rules).is_some()
+        })?;
+    let home: Vec<String> = profile
+        .ports
+        .iter()
+        .filter(|p| &p.owner == actual)
+        .map(|p| p.port.to_string())
+        .collect();
+    let noun = if home.len() > 1 { "ports" } else { "port" };
+    let mut text = format!(
+        "That is {}, which the {} profile expects on {noun} {}, not on {}: a role mistake.",
+        actual.role,
+        profile.name,
+        home.join(" and "),
+        port.port
+    );
+    if profile.platform == Platform::Windows {
+        text.push_str(&format!(
+            " A Receive connector created in the wrong transport service binds port {}: list \
+             them with `Get-ReceiveConnector | Format-Table Name,TransportRole,Bindings`, then \
+             move that connector to another port, or recreate it in {} \
+             (New-ReceiveConnector -TransportRole), and restart both services.",
+            port.port, expected.role
+        ));
+    }
+    Some(text)
+}
+
+/// The profile that set a port's expectation, if one did.
+fn profile_of(expectation: &Expectation) -> Option<&'static Profile> {
+    match expectation {
+        Expectation::Named {
+            origin: Origin::Profile { profile, .. },
+            ..
+        } => profile::find(profile),
+        _ => None,
+    }
 }
 
 fn not_listening(port: &PortJudgement, judgement: &Judgement, obs: &Observation) -> String {
@@ -80,7 +141,7 @@ fn not_listening(port: &PortJudgement, judgement: &Judgement, obs: &Observation)
     let mut text = format!(
         "Port {}: {wanted} listens. {}; then check that it is configured to listen on port {}.",
         port.port,
-        start_hint(),
+        start_hint(port),
         port.port
     );
     if let Some(elsewhere) = listening_elsewhere(port, judgement, obs) {
@@ -91,19 +152,36 @@ fn not_listening(port: &PortJudgement, judgement: &Judgement, obs: &Observation)
     if port.port == 25 && expects_exchange_transport(&port.expectation) {
         text.push_str(
             " On an Exchange 2013+ Mailbox server the Transport service (EdgeTransport.exe) \
-             listens on 2525 and Front End Transport owns 25: inspect with --port 25,2525.",
+             listens on 2525 and Front End Transport owns 25: check such a server with its \
+             profile (--profile exchange2016, or exchange2013, exchange2019, exchange-se).",
         );
     }
     text
 }
 
-fn start_hint() -> &'static str {
+/// How to start what should listen: the profile's service for this port when a profile set
+/// the expectation, else the usual suspects of this platform.
+fn start_hint(port: &PortJudgement) -> String {
+    if let Some(profile) = profile_of(&port.expectation) {
+        let owner = profile.owner_for(port.port);
+        let log = match profile.platform {
+            Platform::Windows => "its event log",
+            Platform::Linux => "its log for why it did not bind",
+        };
+        return format!(
+            "Start {} ({}) and read {log}",
+            owner.role,
+            owner.start_command(profile.platform)
+        );
+    }
     if cfg!(windows) {
         "Start the mail service (Start-Service MSExchangeFrontEndTransport or \
          MSExchangeTransport for Exchange, SMTPSVC for IIS SMTP) and read its event log"
+            .to_string()
     } else {
         "Start the MTA (systemctl start postfix / exim4 / sendmail / opensmtpd, or \
          postfix start) and read its log for why it did not bind"
+            .to_string()
     }
 }
 
@@ -387,6 +465,73 @@ mod tests {
         );
         assert!(advice.contains("listens on port 2525 instead"), "{advice}");
         assert!(advice.contains("Front End Transport owns 25"), "{advice}");
+    }
+
+    /// Advice for `ports` under `profile`, with `holder` (a process named so) on port 25.
+    fn profiled(profile: &str, holder: Option<&str>, ports: &[u16]) -> String {
+        let listeners = holder
+            .map(|_| {
+                ["0.0.0.0:25", "[::]:25"].map(|address| Listener {
+                    address: address.parse().unwrap(),
+                    holders: Holders::Known(vec![7]),
+                })
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        let processes = holder
+            .map(|name| (7, process(7, name)))
+            .into_iter()
+            .collect();
+        let observation = Observation {
+            listeners,
+            processes,
+            ..Observation::default()
+        };
+        let plan = crate::profile::find(profile).unwrap().expectations();
+        let judgement = judge(&observation, ports, &plan, NameRules::native(), &[]);
+        advise(&judgement, &observation).join("\n")
+    }
+
+    #[test]
+    fn a_profile_names_the_service_to_start() {
+        let exchange = profiled("exchange2016", None, &[25]);
+        assert!(
+            exchange
+                .contains("Start Front End Transport (Start-Service MSExchangeFrontEndTransport)"),
+            "{exchange}"
+        );
+        assert!(exchange.contains("read its event log"), "{exchange}");
+        let postfix = profiled("postfix", None, &[25]);
+        assert!(
+            postfix.contains("Start Postfix master (systemctl start postfix)"),
+            "{postfix}"
+        );
+        let exim = profiled("exim", None, &[25]);
+        assert!(exim.contains("systemctl start exim4 (or exim)"), "{exim}");
+        let hub = profiled("exchange2010", None, &[25]);
+        assert!(hub.contains("--profile exchange2016"), "{hub}");
+    }
+
+    #[test]
+    fn a_role_mistake_is_named_with_the_way_to_find_the_connector() {
+        let advice = profiled("exchange2019", Some("EdgeTransport.exe"), &[25]);
+        assert!(
+            advice.contains("That is Transport, which the exchange2019 profile expects on")
+                && advice.contains("on ports 465 and 2525, not on 25: a role mistake"),
+            "{advice}"
+        );
+        assert!(advice.contains("Get-ReceiveConnector"), "{advice}");
+        assert!(!advice.contains("antivirus"), "not a stranger: {advice}");
+        assert_eq!(
+            advice.matches("held by EdgeTransport.exe (PID 7").count(),
+            1,
+            "two listeners of one process are one holder: {advice}"
+        );
+
+        let stranger = profiled("exchange2019", Some("smtprelay.exe"), &[25]);
+        assert!(stranger.contains("antivirus"), "{stranger}");
+        assert!(stranger.contains("--expect smtprelay.exe"), "{stranger}");
     }
 
     #[test]

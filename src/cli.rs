@@ -5,10 +5,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Parser, ValueEnum};
 
 use crate::exit::Exit;
 use crate::ports::parse_port_list;
+use crate::profile::{LIST, PROFILES};
 
 /// What the user typed.
 #[derive(Debug, Clone, Parser)]
@@ -32,12 +34,19 @@ pub struct Cli {
     pub ports: Vec<Vec<u16>>,
 
     /// The process that should own the ports: a process name, executable file name, full
-    /// executable path or service name; repeatable [default: the built-in catalog]
+    /// executable path or service name; repeatable; replaces a profile's owners on every port
+    /// [default: the built-in catalog]
     #[arg(short, long, value_name = "NAME")]
     pub expect: Vec<String>,
 
-    /// A TOML file with `ports` and `expect`; flags override PORTOWNER_* variables, which
-    /// override the file
+    /// The kind of mail server: sets the ports and the expected owner of each port;
+    /// `--profile list` shows them. --port replaces its ports (its owners still apply),
+    /// --expect its owners
+    #[arg(long, value_name = "NAME", ignore_case = true, value_parser = profile_names())]
+    pub profile: Option<String>,
+
+    /// A TOML file with `ports`, `expect` and/or `profile`; flags override PORTOWNER_*
+    /// variables, which override the file
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -81,6 +90,25 @@ pub enum Format {
     Json,
 }
 
+impl Cli {
+    /// Whether `--profile list` asks for the profiles instead of a run.
+    pub fn wants_profile_list(&self) -> bool {
+        self.profile
+            .as_deref()
+            .is_some_and(|name| name.eq_ignore_ascii_case(LIST))
+    }
+}
+
+/// `list` and every profile, so that clap checks the name, lists the known ones when it is
+/// wrong, and shell completion offers them.
+fn profile_names() -> PossibleValuesParser {
+    let list = PossibleValue::new(LIST).help("Print the profiles, their ports and owners");
+    let profiles = PROFILES
+        .iter()
+        .map(|profile| PossibleValue::new(profile.name).help(profile.server));
+    PossibleValuesParser::new(std::iter::once(list).chain(profiles))
+}
+
 fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
     parse_port_list(text).map_err(|e| e.to_string())
 }
@@ -121,10 +149,16 @@ fn parse_extra_target(text: &str) -> Result<ExtraTarget, String> {
 
 fn after_help() -> String {
     format!(
-        "Environment:\n  PORTOWNER_EXPECT  expected owners, comma-separated (overridden by \
-         --expect)\n  PORTOWNER_PORTS   ports, comma-separated (overridden by --port)\n  \
-         NO_COLOR          disable colour\n\nExamples:\n  portowner\n  portowner --port \
-         25,587 --expect master\n  portowner --format json\n  portowner --also-probe 203.0.113.5\n\n{}",
+        "Environment:\n  PORTOWNER_EXPECT   expected owners, comma-separated (overridden by \
+         --expect)\n  PORTOWNER_PORTS    ports, comma-separated (overridden by --port)\n  \
+         PORTOWNER_PROFILE  a profile (overridden by --profile)\n  NO_COLOR           \
+         disable colour\n\nPrecedence: each setting comes from the command line, else the \
+         environment, else the\nconfig file, else the defaults (port 25, the built-in catalog). \
+         A profile sets ports and\nowners; --port / --expect given in the same place or a \
+         higher one override it.\n\nExamples:\n  portowner\n  portowner --port \
+         25,587 --expect master\n  portowner --profile exchange2016\n  portowner --profile \
+         postfix --port 25,465,587\n  portowner --format json\n  portowner --also-probe \
+         203.0.113.5\n\n{}",
         Exit::help_table()
     )
 }
@@ -172,6 +206,21 @@ mod tests {
         ] {
             let error = Cli::try_parse_from(["portowner", bad[0], bad[1]]).err();
             assert_eq!(error.map(|e| e.exit_code()), Some(2), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn profiles_are_checked_by_clap_ignoring_case() {
+        let cli = Cli::try_parse_from(["portowner", "--profile", "Exchange2016"]).unwrap();
+        assert_eq!(cli.profile.as_deref(), Some("Exchange2016"));
+        assert!(!cli.wants_profile_list());
+        let list = Cli::try_parse_from(["portowner", "--profile", "LIST"]).unwrap();
+        assert!(list.wants_profile_list());
+        let error = Cli::try_parse_from(["portowner", "--profile", "nope"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        let message = error.to_string();
+        for profile in &PROFILES {
+            assert!(message.contains(profile.name), "{message}");
         }
     }
 

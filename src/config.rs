@@ -3,6 +3,8 @@
 //! ```toml
 //! ports = [25, "submission"]   # numbers or smtp / submission / smtps
 //! expect = ["master"]          # names, executable paths or services
+//! profile = "postfix"          # a profile (portowner --profile list); ports and expect
+//!                              # in the same file override its ports and owners
 //! ```
 //!
 //! Every problem is reported with the file and line, and is a usage error (exit 2).
@@ -15,6 +17,7 @@ use toml::Spanned;
 
 use crate::error::Error;
 use crate::ports::parse_port;
+use crate::profile::{self, Profile};
 
 /// The settings a config file may hold; each is optional.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -23,6 +26,8 @@ pub struct ConfigFile {
     pub ports: Option<Vec<u16>>,
     /// Expected owner names.
     pub expect: Option<Vec<String>>,
+    /// A profile, already looked up.
+    pub profile: Option<&'static Profile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -30,6 +35,7 @@ pub struct ConfigFile {
 struct RawConfig {
     ports: Option<Vec<Spanned<RawPort>>>,
     expect: Option<Vec<Spanned<String>>>,
+    profile: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,8 +66,8 @@ pub fn parse(text: &str) -> Result<ConfigFile, (Option<usize>, String)> {
         (
             line,
             format!(
-                "{}; expected `ports = [25, \"submission\"]` and/or \
-                        `expect = [\"master\"]`",
+                "{}; expected `ports = [25, \"submission\"]`, `expect = [\"master\"]` \
+                 and/or `profile = \"postfix\"`",
                 e.message().trim_end()
             ),
         )
@@ -74,7 +80,33 @@ pub fn parse(text: &str) -> Result<ConfigFile, (Option<usize>, String)> {
         .expect
         .map(|names| names.iter().map(|name| check_name(text, name)).collect())
         .transpose()?;
-    Ok(ConfigFile { ports, expect })
+    let profile = raw
+        .profile
+        .map(|name| check_profile(text, &name))
+        .transpose()?;
+    Ok(ConfigFile {
+        ports,
+        expect,
+        profile,
+    })
+}
+
+fn check_profile(
+    text: &str,
+    name: &Spanned<String>,
+) -> Result<&'static Profile, (Option<usize>, String)> {
+    profile::find(name.get_ref()).ok_or_else(|| {
+        let line = Some(line_of(text, name.span().start));
+        (
+            line,
+            format!(
+                "unknown profile '{}'; known profiles: {} (portowner --profile list shows \
+                 their ports and owners)",
+                name.get_ref().trim(),
+                profile::known_names()
+            ),
+        )
+    })
 }
 
 fn check_port(text: &str, port: &Spanned<RawPort>) -> Result<u16, (Option<usize>, String)> {
@@ -114,7 +146,8 @@ mod tests {
             config,
             Ok(ConfigFile {
                 ports: Some(vec![25, 587]),
-                expect: Some(vec!["master".into()])
+                expect: Some(vec!["master".into()]),
+                profile: None,
             })
         );
         assert_eq!(parse(""), Ok(ConfigFile::default()));
@@ -129,6 +162,8 @@ mod tests {
             ("ports = [\n  25,\n  70000,\n]\n", 3),
             ("ports = [25]\nexpect = [\"  \"]\n", 2),
             ("ports = [\"imap\"]\n", 1),
+            ("ports = [25]\nprofile = \"exchange2000\"\n", 2),
+            ("profile = \"list\"\n", 1),
         ];
         for (text, line) in cases {
             let error = parse(text).err();
@@ -138,6 +173,16 @@ mod tests {
                 "{text:?}: {error:?}"
             );
         }
+    }
+
+    #[test]
+    fn reads_a_profile_ignoring_case() {
+        let config = parse("profile = \"Exchange2016\"\n");
+        let name = config.ok().and_then(|c| c.profile).map(|p| p.name);
+        assert_eq!(name, Some("exchange2016"));
+        let message = parse("profile = \"nope\"\n").err().map(|(_, m)| m);
+        let message = message.unwrap_or_default();
+        assert!(message.contains("exchange-edge, postfix"), "{message}");
     }
 
     #[test]

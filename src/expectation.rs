@@ -68,18 +68,23 @@ pub enum Origin {
     Environment,
     /// The config file given with `--config`.
     ConfigFile,
-    /// A `--profile`.
-    Profile,
+    /// A `--profile`: which one, and the role it expects on the port.
+    Profile {
+        /// The profile's name (`exchange2016`).
+        profile: &'static str,
+        /// The program it expects (`Front End Transport`).
+        role: &'static str,
+    },
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Origin::Flag => "--expect",
-            Origin::Environment => "PORTOWNER_EXPECT",
-            Origin::ConfigFile => "config file",
-            Origin::Profile => "profile",
-        })
+        match self {
+            Origin::Flag => f.write_str("--expect"),
+            Origin::Environment => f.write_str("PORTOWNER_EXPECT"),
+            Origin::ConfigFile => f.write_str("config file"),
+            Origin::Profile { profile, role } => write!(f, "{role}, profile {profile}"),
+        }
     }
 }
 

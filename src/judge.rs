@@ -460,6 +460,75 @@ mod tests {
         assert_eq!(Verdict::BadBanner.exit().code(), 6);
     }
 
+    /// A process as Exchange runs it, with the services the OS layer would name.
+    fn exchange_process(pid: Pid, exe: &str, parent: Option<Pid>, services: &[&str]) -> Process {
+        let path = format!(r"C:\Program Files\Microsoft\Exchange Server\V15\Bin\{exe}");
+        Process {
+            exe: Detail::Known(PathBuf::from(path)),
+            services: services.iter().map(|s| s.to_string()).collect(),
+            user: Detail::Known("NT AUTHORITY\\NETWORK SERVICE".to_string()),
+            ..process(pid, exe, parent)
+        }
+    }
+
+    /// An Exchange 2016 Mailbox server whose port 25 is held by `holder_of_25`.
+    fn mailbox_server(holder_of_25: Pid) -> Observation {
+        let processes = [
+            exchange_process(
+                500,
+                "MSExchangeTransport.exe",
+                None,
+                &["MSExchangeTransport"],
+            ),
+            exchange_process(510, "EdgeTransport.exe", Some(500), &[]),
+            exchange_process(
+                600,
+                "MSExchangeFrontEndTransport.exe",
+                None,
+                &["MSExchangeFrontEndTransport"],
+            ),
+        ];
+        let held = |port: u16, pid: Pid| Listener {
+            address: SocketAddr::from(([0, 0, 0, 0], port)),
+            holders: Holders::Known(vec![pid]),
+        };
+        Observation {
+            listeners: vec![held(25, holder_of_25), held(587, 600), held(2525, 510)],
+            processes: processes.into_iter().map(|p| (p.pid, p)).collect(),
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn a_profile_makes_a_role_mistake_a_wrong_owner() {
+        let profile = crate::profile::find("exchange2016").unwrap();
+        let plan = profile.expectations();
+        let ports = [25, 587, 2525];
+        let verdicts = |obs: &Observation, plan: &Expectations| -> Vec<(u16, Verdict)> {
+            judge(obs, &ports, plan, NameRules::WINDOWS, &[])
+                .ports
+                .iter()
+                .map(|p| (p.port, p.verdict))
+                .collect()
+        };
+
+        // Transport (a Receive connector created with the wrong role) holds 25.
+        let mistaken = mailbox_server(510);
+        assert_eq!(
+            verdicts(&mistaken, &plan),
+            vec![
+                (25, Verdict::WrongOwner),
+                (587, Verdict::Ok),
+                (2525, Verdict::Ok)
+            ]
+        );
+        // The catalog knows both as Exchange and cannot tell the roles apart.
+        let catalog = Expectations::uniform(Expectation::Catalog);
+        assert_eq!(verdicts(&mistaken, &catalog)[0], (25, Verdict::Ok));
+        // Front End Transport on 25 is what the profile wants.
+        assert_eq!(verdicts(&mailbox_server(600), &plan)[0], (25, Verdict::Ok));
+    }
+
     #[test]
     fn each_port_gets_its_own_verdict() {
         let obs = scene(vec![listener("0.0.0.0:25", Holders::Known(vec![10]))]);

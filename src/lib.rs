@@ -16,6 +16,7 @@ pub mod judge;
 pub mod model;
 pub mod os;
 pub mod ports;
+pub mod profile;
 pub mod render;
 pub mod report;
 pub mod sanitize;

@@ -1,4 +1,5 @@
-//! The portowner command: parse, resolve, observe, judge, render, exit.
+//! The portowner command: parse, resolve, observe, judge, render, exit (or, for
+//! `--profile list`, print the profiles).
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -33,6 +34,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<Exit, Error> {
+    if cli.wants_profile_list() {
+        let mut stdout = anstream::stdout().lock();
+        render::write_profiles(cli.format, &mut stdout).map_err(Error::Output)?;
+        return Ok(Exit::Ok);
+    }
     let settings = resolve(cli, &Environment::from_process())?;
 
     let observation = os::observe(&settings.ports)?;

@@ -1,6 +1,9 @@
-//! Resolving what the user asked for into the settings a run uses: the command line, then
-//! the `PORTOWNER_*` environment variables, then the config file, then the defaults.
-//! Nothing here touches the OS except reading the config file.
+//! Resolving what the user asked for into the settings a run uses. Each setting comes from
+//! the first source that sets it: the command line, then the `PORTOWNER_*` environment
+//! variables, then the config file, then the defaults. A profile sets both the ports and the
+//! expected owners, as part of its source: within one source, `--port` and `--expect` (or
+//! their variable or key) beat the profile for what they set. Nothing here touches the OS
+//! except reading the config file.
 
 use std::net::SocketAddr;
 
@@ -10,6 +13,7 @@ use crate::config::{self, ConfigFile};
 use crate::error::Error;
 use crate::expectation::{Expectation, Expectations, Origin};
 use crate::ports::{DEFAULT_PORT, normalise, parse_port_list};
+use crate::profile::{self, Profile};
 
 /// The environment variables portowner reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +22,8 @@ pub struct Environment {
     pub expect: Option<String>,
     /// `PORTOWNER_PORTS`: ports, comma-separated.
     pub ports: Option<String>,
+    /// `PORTOWNER_PROFILE`: a profile name.
+    pub profile: Option<String>,
 }
 
 impl Environment {
@@ -27,8 +33,45 @@ impl Environment {
         Environment {
             expect: read("PORTOWNER_EXPECT"),
             ports: read("PORTOWNER_PORTS"),
+            profile: read("PORTOWNER_PROFILE"),
         }
     }
+}
+
+/// Where a setting was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A flag on the command line.
+    CommandLine,
+    /// A `PORTOWNER_*` variable.
+    Environment,
+    /// The config file given with `--config`.
+    ConfigFile,
+}
+
+impl Source {
+    /// The name used in JSON, the same words as an expectation's `source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::CommandLine => "flag",
+            Source::Environment => "environment",
+            Source::ConfigFile => "config-file",
+        }
+    }
+}
+
+/// The profile that decided the ports, the owners or both, and where it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChosenProfile {
+    /// The profile.
+    pub profile: &'static Profile,
+    /// Where it was named.
+    pub source: Source,
+    /// It chose the ports (no `--port` or the like in the same or a higher source).
+    pub sets_ports: bool,
+    /// It chose the expected owners (no `--expect` or the like in the same or a higher
+    /// source).
+    pub sets_owners: bool,
 }
 
 /// Everything a run needs to know, resolved.
@@ -38,6 +81,8 @@ pub struct Settings {
     pub ports: Vec<u16>,
     /// What should own them.
     pub expectations: Expectations,
+    /// The profile in effect, when one decided anything.
+    pub profile: Option<ChosenProfile>,
     /// How to print the report.
     pub format: Format,
     /// Whether to explain attribution problems on stderr.
@@ -54,11 +99,18 @@ pub fn resolve(cli: &Cli, env: &Environment) -> Result<Settings, Error> {
         Some(path) => config::load(path)?,
         None => ConfigFile::default(),
     };
-    let ports = resolve_ports(cli, env, &file)?;
+    let sources = [
+        from_command_line(cli),
+        from_environment(env),
+        from_file(&file),
+    ];
+    let (ports, ports_profile) = resolve_ports(&sources)?;
+    let (expectations, owners_profile) = resolve_expectations(&sources)?;
     let also_probe = extra_targets(cli, &ports);
     Ok(Settings {
         ports,
-        expectations: Expectations::uniform(resolve_expectation(cli, env, &file)?),
+        expectations,
+        profile: chosen(ports_profile, owners_profile),
         format: cli.format,
         verbose: cli.verbose,
         banner: (!cli.no_banner).then(|| ProbeSettings {
@@ -66,6 +118,118 @@ pub fn resolve(cli: &Cli, env: &Environment) -> Result<Settings, Error> {
             ..ProbeSettings::default()
         }),
         also_probe,
+    })
+}
+
+/// A profile and the source that named it.
+type NamedProfile = (&'static Profile, Source);
+
+/// What one source says. A value that does not parse is kept as its message and is an
+/// error only if the value is used, so a variable overridden by a flag cannot stop a run.
+struct Given {
+    source: Source,
+    ports: Option<Result<Vec<u16>, String>>,
+    expect: Option<Result<Expectation, String>>,
+    profile: Option<Result<&'static Profile, String>>,
+}
+
+fn from_command_line(cli: &Cli) -> Given {
+    Given {
+        source: Source::CommandLine,
+        ports: (!cli.ports.is_empty()).then(|| Ok(cli.ports.concat())),
+        expect: (!cli.expect.is_empty()).then(|| named(&cli.expect, Origin::Flag, "--expect")),
+        profile: cli.profile.as_deref().map(|name| lookup(name, "--profile")),
+    }
+}
+
+fn from_environment(env: &Environment) -> Given {
+    let ports = env
+        .ports
+        .as_deref()
+        .map(|text| parse_port_list(text).map_err(|e| format!("PORTOWNER_PORTS: {e}")));
+    let expect = env.expect.as_deref().map(|text| {
+        let names: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .collect();
+        named(&names, Origin::Environment, "PORTOWNER_EXPECT")
+    });
+    Given {
+        source: Source::Environment,
+        ports,
+        expect,
+        profile: env
+            .profile
+            .as_deref()
+            .map(|name| lookup(name, "PORTOWNER_PROFILE")),
+    }
+}
+
+fn from_file(file: &ConfigFile) -> Given {
+    Given {
+        source: Source::ConfigFile,
+        ports: file.ports.clone().filter(|p| !p.is_empty()).map(Ok),
+        expect: file
+            .expect
+            .as_ref()
+            .filter(|names| !names.is_empty())
+            .map(|names| named(names, Origin::ConfigFile, "config")),
+        profile: file.profile.map(Ok),
+    }
+}
+
+/// The ports, and the profile they came from when one chose them.
+fn resolve_ports(sources: &[Given]) -> Result<(Vec<u16>, Option<NamedProfile>), Error> {
+    for given in sources {
+        if let Some(ports) = &given.ports {
+            let ports = ports.clone().map_err(Error::Usage)?;
+            return Ok((normalise(ports), None));
+        }
+        if let Some(profile) = &given.profile {
+            let profile = profile.clone().map_err(Error::Usage)?;
+            return Ok((profile.default_ports(), Some((profile, given.source))));
+        }
+    }
+    Ok((vec![DEFAULT_PORT], None))
+}
+
+/// The expectations, and the profile they came from when one chose them.
+fn resolve_expectations(sources: &[Given]) -> Result<(Expectations, Option<NamedProfile>), Error> {
+    for given in sources {
+        if let Some(expect) = &given.expect {
+            let expect = expect.clone().map_err(Error::Usage)?;
+            return Ok((Expectations::uniform(expect), None));
+        }
+        if let Some(profile) = &given.profile {
+            let profile = profile.clone().map_err(Error::Usage)?;
+            return Ok((profile.expectations(), Some((profile, given.source))));
+        }
+    }
+    Ok((Expectations::uniform(Expectation::Catalog), None))
+}
+
+/// The profile that decided something. Both settings are searched from the same first
+/// source that names a profile, so two different profiles can never both decide.
+fn chosen(ports: Option<NamedProfile>, owners: Option<NamedProfile>) -> Option<ChosenProfile> {
+    let (profile, source) = ports.or(owners)?;
+    Some(ChosenProfile {
+        profile,
+        source,
+        sets_ports: ports.is_some(),
+        sets_owners: owners.is_some(),
+    })
+}
+
+fn lookup(name: &str, source: &str) -> Result<&'static Profile, String> {
+    profile::find(name).ok_or_else(|| {
+        format!(
+            "{source}: unknown profile '{}'; known profiles: {} (portowner --profile list \
+             shows their ports and owners)",
+            name.trim(),
+            profile::known_names()
+        )
     })
 }
 
@@ -83,48 +247,13 @@ fn extra_targets(cli: &Cli, ports: &[u16]) -> Vec<SocketAddr> {
         .collect()
 }
 
-fn resolve_ports(cli: &Cli, env: &Environment, file: &ConfigFile) -> Result<Vec<u16>, Error> {
-    let ports = if !cli.ports.is_empty() {
-        cli.ports.concat()
-    } else if let Some(text) = &env.ports {
-        parse_port_list(text).map_err(|e| Error::Usage(format!("PORTOWNER_PORTS: {e}")))?
-    } else if let Some(ports) = file.ports.as_ref().filter(|p| !p.is_empty()) {
-        ports.clone()
-    } else {
-        vec![DEFAULT_PORT]
-    };
-    Ok(normalise(ports))
-}
-
-fn resolve_expectation(
-    cli: &Cli,
-    env: &Environment,
-    file: &ConfigFile,
-) -> Result<Expectation, Error> {
-    if !cli.expect.is_empty() {
-        return named(cli.expect.clone(), Origin::Flag, "--expect");
-    }
-    if let Some(text) = &env.expect {
-        let names = text
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(String::from);
-        return named(names.collect(), Origin::Environment, "PORTOWNER_EXPECT");
-    }
-    match &file.expect {
-        Some(names) if !names.is_empty() => named(names.clone(), Origin::ConfigFile, "config"),
-        _ => Ok(Expectation::Catalog),
-    }
-}
-
-fn named(names: Vec<String>, origin: Origin, source: &str) -> Result<Expectation, Error> {
+fn named(names: &[String], origin: Origin, source: &str) -> Result<Expectation, String> {
     let names: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
     if names.is_empty() || names.iter().any(String::is_empty) {
-        return Err(Error::Usage(format!(
+        return Err(format!(
             "{source}: an expected name is empty; give a process name (master), an executable \
              (edgetransport.exe), a full path or a service name"
-        )));
+        ));
     }
     Ok(Expectation::Named { names, origin })
 }
@@ -145,6 +274,7 @@ mod tests {
         Environment {
             expect: expect.map(String::from),
             ports: ports.map(String::from),
+            profile: None,
         }
     }
 
@@ -219,6 +349,127 @@ mod tests {
             .unwrap_or_default();
         assert!(message.contains("cannot be read"), "{message}");
         assert_eq!(missing.err().map(|e| e.exit().code()), Some(2));
+    }
+
+    fn with_profile(profile: &str) -> Environment {
+        Environment {
+            profile: Some(profile.to_string()),
+            ..Environment::default()
+        }
+    }
+
+    /// (profile, source, sets ports, sets owners), for compact assertions.
+    fn summary(settings: &Settings) -> Option<(&'static str, Source, bool, bool)> {
+        let chosen = settings.profile?;
+        Some((
+            chosen.profile.name,
+            chosen.source,
+            chosen.sets_ports,
+            chosen.sets_owners,
+        ))
+    }
+
+    fn first_name(settings: &Settings, port: u16) -> String {
+        settings.expectations.for_port(port).names().remove(0)
+    }
+
+    #[test]
+    fn a_profile_sets_ports_and_the_owner_of_each() {
+        let settings = resolve(&cli(&["--profile", "exchange2016"]), &env(None, None)).unwrap();
+        assert_eq!(settings.ports, vec![25, 465, 475, 587, 717, 2525]);
+        assert_eq!(first_name(&settings, 25), "MSExchangeFrontEndTransport.exe");
+        assert_eq!(first_name(&settings, 2525), "EdgeTransport.exe");
+        assert_eq!(first_name(&settings, 475), "MSExchangeDelivery.exe");
+        assert_eq!(
+            summary(&settings),
+            Some(("exchange2016", Source::CommandLine, true, true))
+        );
+    }
+
+    #[test]
+    fn port_restricts_a_profile_and_expect_replaces_its_owners() {
+        let restricted = cli(&["--profile", "exchange2016", "--port", "25,2526"]);
+        let restricted = resolve(&restricted, &env(None, None)).unwrap();
+        assert_eq!(restricted.ports, vec![25, 2526]);
+        assert_eq!(
+            first_name(&restricted, 25),
+            "MSExchangeFrontEndTransport.exe"
+        );
+        assert_eq!(restricted.expectations.for_port(2526).names().len(), 6);
+        assert_eq!(
+            summary(&restricted),
+            Some(("exchange2016", Source::CommandLine, false, true))
+        );
+
+        let replaced = cli(&["--profile", "exchange2016", "--expect", "smtprelay"]);
+        let replaced = resolve(&replaced, &env(None, None)).unwrap();
+        assert_eq!(replaced.ports.len(), 6);
+        for port in [25, 2525] {
+            assert_eq!(
+                replaced.expectations.for_port(port),
+                &named_as(&["smtprelay"], Origin::Flag)
+            );
+        }
+        assert_eq!(
+            summary(&replaced),
+            Some(("exchange2016", Source::CommandLine, true, false))
+        );
+
+        let overridden = cli(&["--profile", "postfix", "-p", "25", "-e", "master"]);
+        let overridden = resolve(&overridden, &env(None, None)).unwrap();
+        assert_eq!(overridden.profile, None, "a profile that decided nothing");
+    }
+
+    #[test]
+    fn sources_rank_command_line_then_environment_then_file() {
+        // A profile on the command line beats the environment's ports and names.
+        let flag = resolve(
+            &cli(&["--profile", "postfix"]),
+            &env(Some("exim4"), Some("587")),
+        )
+        .unwrap();
+        assert_eq!(flag.ports, vec![25]);
+        assert_eq!(first_name(&flag, 25), "master");
+
+        // PORTOWNER_PROFILE fills in what the command line leaves open.
+        let from_env = resolve(&cli(&["--port", "2525"]), &with_profile("Exim")).unwrap();
+        assert_eq!(from_env.ports, vec![2525]);
+        assert_eq!(first_name(&from_env, 2525), "exim4");
+        assert_eq!(
+            summary(&from_env),
+            Some(("exim", Source::Environment, false, true))
+        );
+
+        // The file's profile gives the ports; the environment's names win over its owners.
+        let mut file = tempfile();
+        let _ = writeln!(file.1, "profile = \"sendmail\"");
+        let path = file.0.to_string_lossy().into_owned();
+        let mixed = resolve(&cli(&["-c", &path]), &env(Some("smtprelay"), None)).unwrap();
+        let _ = std::fs::remove_file(&file.0);
+        assert_eq!(mixed.ports, vec![25, 587]);
+        assert_eq!(
+            mixed.expectations.for_port(587),
+            &named_as(&["smtprelay"], Origin::Environment)
+        );
+        assert_eq!(
+            summary(&mixed),
+            Some(("sendmail", Source::ConfigFile, true, false))
+        );
+    }
+
+    #[test]
+    fn an_unknown_profile_is_a_usage_error_only_where_it_is_used() {
+        let used = resolve(&cli(&[]), &with_profile("exchange2000")).err();
+        let message = used.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.starts_with("PORTOWNER_PROFILE: unknown profile"),
+            "{message}"
+        );
+        assert!(message.contains("exchange2016, exchange2019"), "{message}");
+        assert_eq!(used.map(|e| e.exit().code()), Some(2));
+
+        let overridden = cli(&["--port", "25", "--expect", "master"]);
+        assert!(resolve(&overridden, &with_profile("exchange2000")).is_ok());
     }
 
     fn tempfile() -> (std::path::PathBuf, std::fs::File) {

@@ -287,3 +287,96 @@ fn help_lists_the_exit_codes() {
         );
     }
 }
+
+#[test]
+fn profile_list_prints_every_profile_and_exits_0() {
+    let output = run(&["--profile", "list"]);
+    let text = stdout(&output);
+    assert_eq!(code(&output), 0, "{text}");
+    assert_eq!(stderr(&output), "");
+    for name in [
+        "exchange2003",
+        "exchange2016",
+        "exchange-se",
+        "exchange-edge",
+        "postfix",
+    ] {
+        assert!(
+            text.contains(&format!("{name}  ")),
+            "{name} missing: {text}"
+        );
+    }
+    assert!(text.contains("MSExchangeFrontEndTransport"), "{text}");
+    assert!(text.is_ascii());
+
+    let (json, output) = run_json(&["--profile", "list"]);
+    assert_eq!(code(&output), 0);
+    let profiles = json["profiles"].as_array().unwrap();
+    assert_eq!(profiles.len(), 12);
+    let mailbox = profiles
+        .iter()
+        .find(|p| p["name"] == "exchange2019")
+        .unwrap();
+    let ports: Vec<u64> = mailbox["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, vec![25, 465, 475, 587, 717, 2525]);
+    assert_eq!(mailbox["ports"][0]["role"], "Front End Transport");
+}
+
+#[test]
+fn an_unknown_profile_is_exit_2_listing_the_known_ones() {
+    let output = run(&["--profile", "nope"]);
+    assert_eq!(code(&output), 2);
+    assert_eq!(stdout(&output), "");
+    let message = stderr(&output);
+    for name in [
+        "list",
+        "exchange2003",
+        "exchange2016",
+        "exchange-edge",
+        "opensmtpd",
+    ] {
+        assert!(message.contains(name), "{name} missing: {message}");
+    }
+
+    let from_env = support::portowner(&["--no-banner"])
+        .env("PORTOWNER_PROFILE", "exchange2000")
+        .output()
+        .unwrap();
+    assert_eq!(code(&from_env), 2);
+    assert!(
+        stderr(&from_env).contains("PORTOWNER_PROFILE: unknown profile 'exchange2000'"),
+        "{}",
+        stderr(&from_env)
+    );
+}
+
+#[test]
+fn a_profile_judges_a_port_against_its_owner_and_says_so() {
+    let listener = listen("127.0.0.1:0");
+    let port = listener.local_addr().unwrap().port().to_string();
+    let (json, output) = run_json(&["--profile", "postfix", "--port", &port]);
+    assert_eq!(code(&output), 4, "this test binary is not Postfix: {json}");
+    assert_eq!(stderr(&output), "");
+    assert_eq!(json["profile"]["name"], "postfix");
+    assert_eq!(json["profile"]["source"], "flag");
+    assert_eq!(json["profile"]["sets_ports"], false);
+    assert_eq!(json["profile"]["sets_owners"], true);
+    let expectation = &json["ports"][0]["expectation"];
+    assert_eq!(expectation["source"], "profile");
+    assert_eq!(expectation["profile"], "postfix");
+    assert_eq!(expectation["role"], "Postfix master");
+
+    let text = stdout(&run(&["--profile", "postfix", "--port", &port]));
+    assert!(
+        text.contains("expected master or postfix (Postfix master, profile postfix)"),
+        "{text}"
+    );
+
+    let mine = run(&["--profile", "postfix", "--port", &port, "--expect", &me()]);
+    assert_eq!(code(&mine), 0, "--expect replaces the profile's owner");
+}

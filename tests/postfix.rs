@@ -60,6 +60,22 @@ impl Drop for Restart {
 
 #[test]
 #[ignore = "needs a running Postfix on port 25; .ci/run starts one"]
+fn the_postfix_profile_accepts_postfix_master() {
+    let _guard = lock();
+    let (json, output) = run_json(&["--profile", "postfix"]);
+    assert_eq!(code(&output), 0, "{json}");
+    assert_eq!(json["profile"]["name"], "postfix");
+    assert_eq!(json["ports"].as_array().map(Vec::len), Some(1), "25 only");
+    let holders = json["ports"][0]["listeners"][0]["holders"]
+        .as_array()
+        .unwrap();
+    assert!(holders.iter().any(|h| h["matched"] == "master"), "{json}");
+    let (json, output) = run_json(&["--profile", "exim"]);
+    assert_eq!(code(&output), 4, "Postfix is not Exim: {json}");
+}
+
+#[test]
+#[ignore = "needs a running Postfix on port 25; .ci/run starts one"]
 fn catalog_recognises_postfix_master() {
     let _guard = lock();
     let (json, output) = run_json(&[]);

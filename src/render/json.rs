@@ -9,7 +9,9 @@ use crate::banner::BannerReport;
 use crate::expectation::{Expectation, Origin};
 use crate::judge::{HolderJudgement, ListenerJudgement, PortJudgement};
 use crate::model::{Detail, Observation, Process};
+use crate::profile::{Owner, PROFILES, Platform, Profile};
 use crate::report::Report;
+use crate::settings::ChosenProfile;
 
 /// Raised whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -23,6 +25,7 @@ struct JsonReport<'a> {
     os: &'a str,
     os_version: Option<&'a str>,
     elevated: Option<bool>,
+    profile: Option<JsonChosenProfile>,
     expectation: JsonExpectation,
     ports: Vec<JsonPort>,
     also_probe: Vec<JsonBanner>,
@@ -51,11 +54,52 @@ struct Tool {
 }
 
 #[derive(Serialize)]
+struct JsonChosenProfile {
+    name: &'static str,
+    server: &'static str,
+    source: &'static str,
+    sets_ports: bool,
+    sets_owners: bool,
+}
+
+#[derive(Serialize)]
 struct JsonExpectation {
     kind: &'static str,
     names: Vec<String>,
     source: &'static str,
+    profile: Option<&'static str>,
+    role: Option<&'static str>,
     description: String,
+}
+
+#[derive(Serialize)]
+struct JsonProfileList {
+    schema_version: u32,
+    profiles: Vec<JsonProfile>,
+}
+
+#[derive(Serialize)]
+struct JsonProfile {
+    name: &'static str,
+    server: &'static str,
+    platform: &'static str,
+    ports: Vec<JsonPortOwner>,
+    other_ports: JsonOwner,
+    note: &'static str,
+}
+
+#[derive(Serialize)]
+struct JsonPortOwner {
+    port: u16,
+    #[serde(flatten)]
+    owner: JsonOwner,
+}
+
+#[derive(Serialize)]
+struct JsonOwner {
+    role: &'static str,
+    executables: &'static [&'static str],
+    services: &'static [&'static str],
 }
 
 #[derive(Serialize)]
@@ -112,6 +156,7 @@ pub fn to_json(report: &Report) -> String {
         os: report.context.os,
         os_version: report.context.os_version.as_deref(),
         elevated: report.observation.elevated,
+        profile: report.settings.profile.as_ref().map(chosen_profile),
         expectation: expectation(&report.settings.expectations.default),
         ports: report
             .judgement
@@ -129,23 +174,71 @@ pub fn to_json(report: &Report) -> String {
     })
 }
 
+/// The profiles `--profile list` prints, as one JSON document.
+pub fn profiles_to_json() -> String {
+    let document = JsonProfileList {
+        schema_version: SCHEMA_VERSION,
+        profiles: PROFILES.iter().map(profile).collect(),
+    };
+    serde_json::to_string_pretty(&document)
+        .unwrap_or_else(|e| format!("{{\"schema_version\":{SCHEMA_VERSION},\"error\":\"{e}\"}}"))
+}
+
+fn profile(profile: &Profile) -> JsonProfile {
+    JsonProfile {
+        name: profile.name,
+        server: profile.server,
+        platform: match profile.platform {
+            Platform::Windows => "windows",
+            Platform::Linux => "linux",
+        },
+        ports: profile
+            .ports
+            .iter()
+            .map(|p| JsonPortOwner {
+                port: p.port,
+                owner: owner(&p.owner),
+            })
+            .collect(),
+        other_ports: owner(&profile.other_ports),
+        note: profile.note,
+    }
+}
+
+fn owner(owner: &Owner) -> JsonOwner {
+    JsonOwner {
+        role: owner.role,
+        executables: owner.executables,
+        services: owner.services,
+    }
+}
+
+fn chosen_profile(chosen: &ChosenProfile) -> JsonChosenProfile {
+    JsonChosenProfile {
+        name: chosen.profile.name,
+        server: chosen.profile.server,
+        source: chosen.source.as_str(),
+        sets_ports: chosen.sets_ports,
+        sets_owners: chosen.sets_owners,
+    }
+}
+
 fn expectation(expectation: &Expectation) -> JsonExpectation {
-    let (kind, source) = match expectation {
-        Expectation::Catalog => ("catalog", "built-in"),
-        Expectation::Named { origin, .. } => (
-            "named",
-            match origin {
-                Origin::Flag => "flag",
-                Origin::Environment => "environment",
-                Origin::ConfigFile => "config-file",
-                Origin::Profile => "profile",
-            },
-        ),
+    let (kind, source, profile, role) = match expectation {
+        Expectation::Catalog => ("catalog", "built-in", None, None),
+        Expectation::Named { origin, .. } => match origin {
+            Origin::Flag => ("named", "flag", None, None),
+            Origin::Environment => ("named", "environment", None, None),
+            Origin::ConfigFile => ("named", "config-file", None, None),
+            Origin::Profile { profile, role } => ("named", "profile", Some(*profile), Some(*role)),
+        },
     };
     JsonExpectation {
         kind,
         names: expectation.names(),
         source,
+        profile,
+        role,
         description: expectation.describe(),
     }
 }

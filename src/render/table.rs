@@ -270,6 +270,7 @@ mod tests {
         let settings = Settings {
             ports,
             expectations,
+            profile: None,
             format: Format::Table,
             verbose: false,
             banner: None,

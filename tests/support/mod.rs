@@ -23,6 +23,7 @@ pub fn portowner(args: &[&str]) -> Command {
         .args(args)
         .env_remove("PORTOWNER_EXPECT")
         .env_remove("PORTOWNER_PORTS")
+        .env_remove("PORTOWNER_PROFILE")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
     command
