@@ -1,6 +1,15 @@
 //! The built binary against real sockets on loopback: each verdict, each exit code, both
 //! output formats, and bad input. Every socket here is the test's own.
 
+// Test code may unwrap, expect, panic and index: a panic here is a failed test, not a crash in
+// the field. clippy.toml allows that inside #[test] functions only; this covers the helpers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
