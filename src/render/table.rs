@@ -229,6 +229,7 @@ mod tests {
             expectations,
             format: Format::Table,
             verbose: false,
+            method: crate::os::Method::default(),
         };
         let context = Context {
             host: Some("mx".into()),

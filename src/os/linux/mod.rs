@@ -1,134 +1,104 @@
-//! Linux: listening sockets from netlink socket diagnostics (netstat2, without its
-//! whole-system PID attachment), holders from `/proc/PID/fd`, units from `/proc/PID/cgroup`.
+//! Linux: listening sockets from the kernel's socket diagnostics (netlink, or `/proc/net/tcp*`
+//! when netlink fails), holders from `/proc/PID/fd`, units from `/proc/PID/cgroup`.
+//!
+//! Holders are first looked for where they most likely are ([`holders::targeted`]); that
+//! answer is kept only when every socket got a holder and the verdict on it is `ok`.
+//! Anything else (no holder found, a wrong owner, an unknown one) is answered from the full
+//! scan of every process, as `ss -p` would, so a problem is always reported completely.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+mod holders;
+mod sockets;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
-use std::io::ErrorKind;
-use std::net::SocketAddr;
 
-use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
-
-use super::OsError;
 use super::processes;
+use super::{HolderSearch, Method, OsError};
+use crate::expectation::{Expectations, NameRules};
+use crate::judge::{Verdict, judge};
 use crate::model::{Holders, Listener, Observation, Pid, UnknownReason};
-
-/// A listening socket as the kernel describes it.
-#[derive(Debug, Clone)]
-struct KernelSocket {
-    address: SocketAddr,
-    inode: u64,
-    uid: u32,
-}
-
-/// What a search of `/proc/*/fd` found.
-#[derive(Debug, Default)]
-struct HolderSearch {
-    /// PIDs holding each wanted inode.
-    by_inode: HashMap<u64, BTreeSet<Pid>>,
-    /// Processes whose descriptor table could not be read (permission denied).
-    unreadable: usize,
-}
+use holders::Found;
+use sockets::{KernelSocket, Listing};
 
 /// See [`super::observe`].
-pub fn observe(ports: &[u16]) -> Result<Observation, OsError> {
-    let sockets = listening_sockets(ports)?;
-    let wanted: HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
-    let search = if wanted.is_empty() {
-        HolderSearch::default()
-    } else {
-        find_holders(&wanted)
-    };
-    let identity = Identity::current();
+pub fn observe(
+    ports: &[u16],
+    expectations: &Expectations,
+    method: Method,
+) -> Result<Observation, OsError> {
+    let listing = sockets::listening(ports, method.socket_source)
+        .map_err(|e| OsError::SocketList(e.to_string()))?;
+    let wanted: HashSet<u64> = listing.sockets.iter().map(|s| s.inode).collect();
+    if wanted.is_empty() {
+        return Ok(assemble(&listing, &Found::default()));
+    }
 
-    let mut notes = Vec::new();
-    if search.unreadable > 0 {
+    if method.holder_search == HolderSearch::Targeted {
+        let names = expected_names(ports, expectations);
+        if let Some(found) = holders::targeted(&wanted, &names) {
+            let mut observation = assemble(&listing, &found);
+            let verdict = judge(&observation, ports, expectations, NameRules::native()).verdict;
+            if verdict == Verdict::Ok {
+                observation.notes.push(format!(
+                    "holders found by a targeted search: {} processes' descriptors read \
+                     (the expected process trees and PID 1); PORTOWNER_HOLDER_SEARCH=full \
+                     reads every process",
+                    found.scanned
+                ));
+                return Ok(observation);
+            }
+        }
+    }
+
+    let found = holders::full(&wanted);
+    let mut observation = assemble(&listing, &found);
+    observation.notes.push(format!(
+        "holders found by a full search: {} processes' descriptors read",
+        found.scanned
+    ));
+    Ok(observation)
+}
+
+/// Every name the expectations of `ports` answer to, each once.
+fn expected_names(ports: &[u16], expectations: &Expectations) -> Vec<String> {
+    let names: BTreeSet<String> = ports
+        .iter()
+        .flat_map(|&port| expectations.for_port(port).names())
+        .collect();
+    names.into_iter().collect()
+}
+
+/// The observation for these sockets and these holders, with details of every holder.
+fn assemble(listing: &Listing, found: &Found) -> Observation {
+    let identity = Identity::current();
+    let mut notes: Vec<String> = listing.note.iter().cloned().collect();
+    if found.unreadable > 0 {
         notes.push(format!(
             "{} processes' descriptor tables were not readable (permission denied)",
-            search.unreadable
+            found.unreadable
         ));
     }
-    let listeners: Vec<Listener> = sockets
+    let listeners: Vec<Listener> = listing
+        .sockets
         .iter()
-        .map(|socket| attribute(socket, &search, &identity, &mut notes))
+        .map(|socket| attribute(socket, found, &identity, &mut notes))
         .collect();
-    let holder_pids: BTreeSet<Pid> = search.by_inode.values().flatten().copied().collect();
+    let holder_pids: BTreeSet<Pid> = found.by_inode.values().flatten().copied().collect();
     let mut processes = processes::describe(&holder_pids);
     for process in processes.values_mut() {
         process.services.extend(systemd_unit(process.pid));
     }
-
-    Ok(Observation {
+    Observation {
         listeners,
         processes,
         elevated: identity.root(),
         notes,
-    })
-}
-
-/// Lists TCP sockets in LISTEN state on `ports`, IPv4 and IPv6.
-fn listening_sockets(ports: &[u16]) -> Result<Vec<KernelSocket>, OsError> {
-    let families = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
-    let sockets = netstat2::iterate_sockets_info_without_pids(families, ProtocolFlags::TCP)
-        .map_err(|e| OsError::SocketList(e.to_string()))?;
-    let mut found = Vec::new();
-    for socket in sockets {
-        let socket = socket.map_err(|e| OsError::SocketList(e.to_string()))?;
-        let ProtocolSocketInfo::Tcp(tcp) = &socket.protocol_socket_info else {
-            continue;
-        };
-        if tcp.state == TcpState::Listen && ports.contains(&tcp.local_port) {
-            found.push(KernelSocket {
-                address: SocketAddr::new(tcp.local_addr, tcp.local_port),
-                inode: u64::from(socket.inode),
-                uid: socket.uid,
-            });
-        }
     }
-    found.sort_by_key(|s| (s.address.port(), s.address.is_ipv6(), s.address.ip()));
-    Ok(found)
-}
-
-/// Scans every process's descriptors for the wanted socket inodes.
-fn find_holders(wanted: &HashSet<u64>) -> HolderSearch {
-    let mut search = HolderSearch::default();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return search;
-    };
-    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<Pid>().ok()) {
-        match socket_inodes(pid) {
-            Ok(inodes) => {
-                for inode in inodes.into_iter().filter(|i| wanted.contains(i)) {
-                    search.by_inode.entry(inode).or_default().insert(pid);
-                }
-            }
-            Err(ErrorKind::PermissionDenied) => search.unreadable += 1,
-            Err(_) => {}
-        }
-    }
-    search
-}
-
-/// The socket inodes in a process's descriptor table.
-fn socket_inodes(pid: Pid) -> Result<Vec<u64>, ErrorKind> {
-    let dir = fs::read_dir(format!("/proc/{pid}/fd")).map_err(|e| e.kind())?;
-    let inodes = dir
-        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
-        .filter_map(|target| parse_socket_link(target.to_str()?))
-        .collect();
-    Ok(inodes)
-}
-
-/// `socket:[12345]` → 12345.
-fn parse_socket_link(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
 }
 
 fn attribute(
     socket: &KernelSocket,
-    search: &HolderSearch,
+    search: &Found,
     identity: &Identity,
     notes: &mut Vec<String>,
 ) -> Listener {
@@ -223,14 +193,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn socket_links_parse_and_others_are_ignored() {
-        assert_eq!(parse_socket_link("socket:[123456]"), Some(123456));
-        assert_eq!(parse_socket_link("pipe:[42]"), None);
-        assert_eq!(parse_socket_link("/dev/null"), None);
-        assert_eq!(parse_socket_link("socket:[x]"), None);
-    }
-
-    #[test]
     fn units_come_from_the_cgroup_path() {
         let v2 = "0::/system.slice/postfix@-.service\n";
         assert_eq!(unit_from_cgroup(v2).as_deref(), Some("postfix@-.service"));
@@ -241,14 +203,56 @@ mod tests {
         assert_eq!(unit_from_cgroup("0::/\n"), None);
     }
 
+    use crate::expectation::{Expectation, Origin};
+
+    fn expecting(name: &str) -> Expectations {
+        Expectations::uniform(Expectation::Named {
+            names: vec![name.to_string()],
+            origin: Origin::Flag,
+        })
+    }
+
+    fn observe_by(port: u16, expected: &Expectations, search: HolderSearch) -> Observation {
+        let method = Method {
+            holder_search: search,
+            ..Method::default()
+        };
+        observe(&[port], expected, method).unwrap()
+    }
+
     #[test]
-    fn finds_this_process_as_the_holder_of_its_own_listener() {
+    fn both_searches_find_this_process_as_the_holder_of_its_own_listener() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let observation = observe(&[port]).unwrap();
-        assert_eq!(observation.listeners.len(), 1, "{observation:?}");
+        let me = std::process::id();
+        let exe = std::env::current_exe().unwrap();
+        let expected = expecting(&exe.to_string_lossy());
+
+        let targeted = observe_by(port, &expected, HolderSearch::Targeted);
+        let full = observe_by(port, &expected, HolderSearch::Full);
+        assert_eq!(targeted.listeners.len(), 1, "{targeted:?}");
+        assert_eq!(targeted.listeners[0].holders, Holders::Known(vec![me]));
+        assert!(targeted.processes.contains_key(&me));
+        assert_eq!(targeted.listeners, full.listeners);
+        assert_eq!(targeted.processes, full.processes);
+        assert!(
+            targeted.notes.iter().any(|n| n.contains("targeted")),
+            "{:?}",
+            targeted.notes
+        );
+    }
+
+    #[test]
+    fn a_wrong_owner_is_answered_by_the_full_search() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let observation = observe_by(port, &expecting("master"), HolderSearch::Targeted);
         let me = std::process::id();
         assert_eq!(observation.listeners[0].holders, Holders::Known(vec![me]));
-        assert!(observation.processes.contains_key(&me));
+        assert!(
+            observation.notes.iter().any(|n| n.contains("full search")),
+            "{:?}",
+            observation.notes
+        );
     }
 }
