@@ -122,3 +122,57 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address").port()
 }
+
+/// A python3 helper process started by a test: the first line it prints is kept, and it is
+/// killed by PID on drop (with any PIDs it reported that it started).
+pub struct Helper {
+    /// The first line it printed, split on whitespace.
+    pub fields: Vec<String>,
+    /// Further PIDs to kill on drop (its children, or itself when started via runuser).
+    pub also_kill: Vec<u32>,
+    process: Child,
+}
+
+impl Helper {
+    /// Runs `python3 -c script args...` through `launcher` (e.g. `["runuser", "-u",
+    /// "nobody", "--", "/usr/bin/python3"]`, or just `["python3"]`) and waits for its first
+    /// line.
+    pub fn start(launcher: &[&str], script: &str, args: &[&str]) -> Helper {
+        let mut process = Command::new(launcher[0])
+            .args(&launcher[1..])
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the helper starts");
+        let mut line = String::new();
+        let stdout = process.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the helper prints a line");
+        Helper {
+            fields: line.split_whitespace().map(String::from).collect(),
+            also_kill: Vec::new(),
+            process,
+        }
+    }
+
+    /// Field `index` of its first line as a number.
+    pub fn number(&self, index: usize) -> u32 {
+        self.fields[index]
+            .parse()
+            .unwrap_or_else(|_| panic!("a number at {index}: {:?}", self.fields))
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        for pid in &self.also_kill {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
