@@ -51,8 +51,6 @@ def step_table(main):
     print("| tool | median | runs | vs portowner |")
     print("|---|---|---|---|")
     po = main["portowner"][0]
-    if "listeners" in main and len(main) == 2:
-        print(f"| (portowner / listeners: {po / main['listeners'][0]:.2f}x) | | | |")
     for tool in TOOLS:
         if tool in main:
             median, runs = main[tool]
