@@ -32,7 +32,8 @@ pub struct KernelSocket {
     pub uid: u32,
 }
 
-/// The listing, and a note when netlink failed and procfs answered instead.
+/// The listing, and a note when the sockets came from procfs (chosen, or after netlink
+/// failed).
 pub struct Listing {
     /// Listening sockets on the wanted ports, ordered by port, family and address.
     pub sockets: Vec<KernelSocket>,
@@ -43,7 +44,11 @@ pub struct Listing {
 /// Lists TCP sockets in LISTEN state on `ports`, IPv4 and IPv6.
 pub fn listening(ports: &[u16], source: SocketSource) -> io::Result<Listing> {
     let (mut sockets, note) = match source {
-        SocketSource::Procfs => (from_procfs()?, None),
+        SocketSource::Procfs => {
+            let note = "listed sockets from /proc/net/tcp and /proc/net/tcp6 \
+                        (PORTOWNER_SOCKET_SOURCE=procfs)";
+            (from_procfs()?, Some(note.to_string()))
+        }
         SocketSource::Netlink => match from_netlink() {
             Ok(sockets) => (sockets, None),
             Err(error) => {
@@ -296,6 +301,7 @@ mod tests {
         let netlink = listening(&ports, SocketSource::Netlink).unwrap();
         let procfs = listening(&ports, SocketSource::Procfs).unwrap();
         assert!(netlink.note.is_none(), "{:?}", netlink.note);
+        assert!(procfs.note.is_some());
         assert_eq!(netlink.sockets, procfs.sockets);
         assert_eq!(netlink.sockets.len(), 1 + usize::from(v6.is_some()));
         assert_eq!(netlink.sockets[0].address, v4.local_addr().unwrap());
