@@ -42,9 +42,8 @@ cleanup() {
     [ -f "$file" ] && stop_pids $(tail -n +2 "$file" | tr ' ' '\n')
   done
   stop_pids "${started[@]}"
-  wait 2>/dev/null || true
 }
-trap 'cleanup 2>/dev/null' EXIT
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- tools --------------------------------------------------------------------------------------
@@ -86,6 +85,7 @@ add_crowd() { # COUNT: start COUNT more idle processes with 100 descriptors each
   local file="$out/crowd-$RANDOM-$1.pids"
   python3 "$here/busy_host.py" "$1" 100 "$file" &
   started+=("$!")
+  disown "$!"  # bash would otherwise announce "Killed" when cleanup ends it
   pidfiles+=("$file")
   wait_for "$file"
 }
@@ -96,6 +96,7 @@ start_owner() { # starts a new owner (after the crowd, so its PID is higher); se
   python3 "$here/owner.py" "$owner_file" &
   owner=$!
   started+=("$owner")
+  disown "$owner"
   wait_for "$owner_file"
   local workers
   read -r port owner_pid workers < "$owner_file"
@@ -178,7 +179,6 @@ else
   scale_step 5000 2 2
   say "owner started before the crowd (2,000): listeners stops at the first holder it meets"
   stop_pids $(for f in "${pidfiles[@]}"; do [ -f "$f" ] && tail -n +2 "$f"; done) "${started[@]}"
-  wait 2>/dev/null || true
   started=(); pidfiles=(); owner=""; crowd=0
   start_owner
   add_crowd 2000
