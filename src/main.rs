@@ -41,7 +41,7 @@ fn run(cli: &Cli) -> Result<Exit, Error> {
     }
     let settings = resolve(cli, &Environment::from_process())?;
 
-    let observation = os::observe(&settings.ports)?;
+    let observation = os::observe(&settings.ports, &settings.expectations, settings.method)?;
     if settings.verbose {
         explain(&observation.notes);
     }

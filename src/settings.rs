@@ -12,6 +12,7 @@ use crate::cli::{Cli, Format};
 use crate::config::{self, ConfigFile};
 use crate::error::Error;
 use crate::expectation::{Expectation, Expectations, Origin};
+use crate::os::{HolderSearch, Method, SocketSource};
 use crate::ports::{DEFAULT_PORT, normalise, parse_port_list};
 use crate::profile::{self, Profile};
 
@@ -24,6 +25,10 @@ pub struct Environment {
     pub ports: Option<String>,
     /// `PORTOWNER_PROFILE`: a profile name.
     pub profile: Option<String>,
+    /// `PORTOWNER_HOLDER_SEARCH`: `targeted` (default) or `full`; a diagnostic.
+    pub holder_search: Option<String>,
+    /// `PORTOWNER_SOCKET_SOURCE`: `netlink` (default) or `procfs`; a diagnostic.
+    pub socket_source: Option<String>,
 }
 
 impl Environment {
@@ -34,6 +39,8 @@ impl Environment {
             expect: read("PORTOWNER_EXPECT"),
             ports: read("PORTOWNER_PORTS"),
             profile: read("PORTOWNER_PROFILE"),
+            holder_search: read("PORTOWNER_HOLDER_SEARCH"),
+            socket_source: read("PORTOWNER_SOCKET_SOURCE"),
         }
     }
 }
@@ -91,6 +98,8 @@ pub struct Settings {
     pub banner: Option<ProbeSettings>,
     /// Extra addresses whose greeting is compared with the local one (`--also-probe`).
     pub also_probe: Vec<SocketAddr>,
+    /// How the OS layer looks for sockets and holders (diagnostic variables only).
+    pub method: Method,
 }
 
 /// Resolves the command line, environment and config file into [`Settings`].
@@ -118,7 +127,44 @@ pub fn resolve(cli: &Cli, env: &Environment) -> Result<Settings, Error> {
             ..ProbeSettings::default()
         }),
         also_probe,
+        method: resolve_method(env)?,
     })
+}
+
+/// The diagnostic variables; a misspelt value is an error rather than silently ignored.
+fn resolve_method(env: &Environment) -> Result<Method, Error> {
+    let holder_search = match env.holder_search.as_deref().map(str::trim) {
+        None | Some("targeted") => HolderSearch::Targeted,
+        Some("full") => HolderSearch::Full,
+        Some(other) => {
+            return Err(diagnostic_error(
+                "PORTOWNER_HOLDER_SEARCH",
+                other,
+                "targeted or full",
+            ));
+        }
+    };
+    let socket_source = match env.socket_source.as_deref().map(str::trim) {
+        None | Some("netlink") => SocketSource::Netlink,
+        Some("procfs") => SocketSource::Procfs,
+        Some(other) => {
+            return Err(diagnostic_error(
+                "PORTOWNER_SOCKET_SOURCE",
+                other,
+                "netlink or procfs",
+            ));
+        }
+    };
+    Ok(Method {
+        holder_search,
+        socket_source,
+    })
+}
+
+fn diagnostic_error(variable: &str, value: &str, allowed: &str) -> Error {
+    Error::Usage(format!(
+        "{variable}={value:?} is not understood; use {allowed}, or unset it"
+    ))
 }
 
 /// A profile and the source that named it.
@@ -274,7 +320,7 @@ mod tests {
         Environment {
             expect: expect.map(String::from),
             ports: ports.map(String::from),
-            profile: None,
+            ..Environment::default()
         }
     }
 
@@ -470,6 +516,31 @@ mod tests {
 
         let overridden = cli(&["--port", "25", "--expect", "master"]);
         assert!(resolve(&overridden, &with_profile("exchange2000")).is_ok());
+    }
+
+    #[test]
+    fn diagnostic_variables_choose_the_method_and_reject_typos() {
+        let default = resolve(&cli(&[]), &Environment::default()).ok();
+        assert_eq!(default.map(|s| s.method), Some(Method::default()));
+        let chosen = Environment {
+            holder_search: Some("full".to_string()),
+            socket_source: Some("procfs".to_string()),
+            ..Environment::default()
+        };
+        let method = resolve(&cli(&[]), &chosen).ok().map(|s| s.method);
+        assert_eq!(
+            method,
+            Some(Method {
+                holder_search: HolderSearch::Full,
+                socket_source: SocketSource::Procfs
+            })
+        );
+        let typo = Environment {
+            holder_search: Some("ful".to_string()),
+            ..Environment::default()
+        };
+        let error = resolve(&cli(&[]), &typo).err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("PORTOWNER_HOLDER_SEARCH")));
     }
 
     fn tempfile() -> (std::path::PathBuf, std::fs::File) {

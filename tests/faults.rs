@@ -18,7 +18,7 @@ use std::net::TcpListener;
 use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 
-use support::{PythonHelper, code, portowner, run, run_json, stderr, stdout};
+use support::{Helper, code, portowner, run, run_json, stderr, stdout};
 
 fn me() -> String {
     std::env::current_exe()
@@ -87,7 +87,7 @@ sys.stdin.read()
 fn hostile_process_names_and_command_lines_cannot_reach_the_terminal() {
     let name = OsStr::from_bytes(b"ev\x1b[2J\nil\x07");
     let argument = OsStr::from_bytes(b"\x1b]0;owned\x07\xff\xfe\r\n");
-    let helper = PythonHelper::start(HOSTILE, &[name, argument]);
+    let helper = Helper::start(&["python3"], HOSTILE, &[name, argument]);
     let port = helper.fields[0].clone();
 
     let output = run(&["--port", &port, "--no-banner"]);
@@ -140,7 +140,7 @@ sys.stdin.read()
 
 #[test]
 fn one_port_among_five_thousand_listeners_is_found_with_bounded_memory() {
-    let helper = PythonHelper::start(MANY, &[OsStr::new("5000")]);
+    let helper = Helper::start(&["python3"], MANY, &["5000"]);
     let port = helper.fields[0].clone();
     let (json, output) = run_json(&["--port", &port, "--no-banner"]);
     let listeners = json["ports"][0]["listeners"].as_array().unwrap();

@@ -1,5 +1,7 @@
 //! Process details for the PIDs that matter: holders of listening sockets and their
-//! ancestors. Only those PIDs are refreshed, never the whole process table's details.
+//! ancestors. Only those PIDs are refreshed, never the whole process table's details: one
+//! refresh for the holders, then one per generation of ancestors (a parent is known only
+//! once its child is read), each PID once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -39,9 +41,12 @@ pub fn describe(holders: &BTreeSet<Pid>) -> BTreeMap<Pid, Process> {
     found
 }
 
+/// One refresh of exactly these PIDs. (Windows: one process snapshot, filtered to them;
+/// Linux: their `/proc/PID` files only.) Threads are not listed: nothing here needs them.
 fn refresh(system: &mut System, pids: &[Pid]) {
     let pids: Vec<SysPid> = pids.iter().map(|&p| SysPid::from_u32(p)).collect();
     let kind = ProcessRefreshKind::nothing()
+        .without_tasks()
         .with_exe(UpdateKind::Always)
         .with_cmd(UpdateKind::Always)
         .with_user(UpdateKind::Always);

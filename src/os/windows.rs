@@ -1,17 +1,28 @@
 //! Windows: listening sockets and their owning PIDs from `GetExtendedTcpTable` (netstat2),
 //! process details from a snapshot of only those PIDs.
+//!
+//! Cost: one socket-table call per address family (the table already names each socket's
+//! owner, so no search for holders is needed and the expectations are not used), then one
+//! process refresh for the holders and one per generation of their ancestors, each over
+//! those PIDs only. Nothing is done per process of the machine.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
 
-use super::OsError;
 use super::processes;
+use super::{Method, OsError};
+use crate::expectation::Expectations;
 use crate::model::{Holders, Listener, Observation, Pid, UnknownReason};
 
-/// See [`super::observe`].
-pub fn observe(ports: &[u16]) -> Result<Observation, OsError> {
+/// See [`super::observe`]. The socket table names the owners, so `_expectations` and
+/// `_method` (which choose where Linux looks for holders) change nothing here.
+pub fn observe(
+    ports: &[u16],
+    _expectations: &Expectations,
+    _method: Method,
+) -> Result<Observation, OsError> {
     let families = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
     let sockets = netstat2::get_sockets_info(families, ProtocolFlags::TCP)
         .map_err(|e| OsError::SocketList(e.to_string()))?;

@@ -275,6 +275,7 @@ mod tests {
             verbose: false,
             banner: None,
             also_probe: vec![],
+            method: crate::os::Method::default(),
         };
         let context = Context {
             host: Some("mx".into()),

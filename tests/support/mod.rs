@@ -73,7 +73,7 @@ pub struct SharedListener {
     pub child: u32,
     /// The interpreter's executable, as the kernel resolves it.
     pub exe: String,
-    helper: PythonHelper,
+    helper: Helper,
 }
 
 const SHARED_LISTENER: &str = r#"
@@ -93,24 +93,17 @@ os.kill(pid, 9)
 impl SharedListener {
     /// Starts the pair and waits until it listens.
     pub fn start() -> SharedListener {
-        let helper = PythonHelper::start(SHARED_LISTENER, &[]);
-        let field = |i: usize| helper.fields.get(i).cloned().unwrap_or_default();
+        let mut helper = Helper::start(&["python3"], SHARED_LISTENER, &[] as &[&str]);
+        let child = helper.number(1);
+        // The child outlives a killed parent: the helper ends it too, by its PID.
+        helper.also_kill.push(child);
         SharedListener {
-            port: field(0).parse().expect("helper prints its port"),
+            port: helper.number(0) as u16,
             parent: helper.pid(),
-            child: field(1).parse().expect("helper prints its child's PID"),
-            exe: field(2),
+            child,
+            exe: helper.fields.get(2).cloned().unwrap_or_default(),
             helper,
         }
-    }
-}
-
-impl Drop for SharedListener {
-    fn drop(&mut self) {
-        // The child outlives a killed parent: end it first, by its PID.
-        let _ = Command::new("kill")
-            .args(["-9", &self.child.to_string()])
-            .status();
     }
 }
 
@@ -120,43 +113,60 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// A python3 helper process running `script` with `args`; the script prints one line of
-/// space-separated fields once it is ready, then waits for stdin to close. Killed by PID on
-/// drop.
-pub struct PythonHelper {
-    /// The fields of the line it printed.
+/// A python3 helper process started by a test: the first line it prints is kept, and it is
+/// killed by PID on drop (with any PIDs it reported that it started).
+pub struct Helper {
+    /// The first line it printed, split on whitespace.
     pub fields: Vec<String>,
+    /// Further PIDs to kill on drop (its children, or itself when started via runuser).
+    pub also_kill: Vec<u32>,
     process: Child,
 }
 
-impl PythonHelper {
-    /// Starts the helper and waits for its line.
-    pub fn start(script: &str, args: &[&std::ffi::OsStr]) -> PythonHelper {
-        let mut process = Command::new("python3")
+impl Helper {
+    /// Runs `python3 -c script args...` through `launcher` (e.g. `["runuser", "-u",
+    /// "nobody", "--", "/usr/bin/python3"]`, or just `["python3"]`) and waits for its first
+    /// line.
+    pub fn start<A: AsRef<std::ffi::OsStr>>(launcher: &[&str], script: &str, args: &[A]) -> Helper {
+        let mut process = Command::new(launcher[0])
+            .args(&launcher[1..])
             .arg("-c")
             .arg(script)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("python3 starts");
+            .expect("the helper starts");
         let mut line = String::new();
         let stdout = process.stdout.take().expect("piped stdout");
         BufReader::new(stdout)
             .read_line(&mut line)
-            .expect("helper prints its line");
-        let fields = line.split_whitespace().map(String::from).collect();
-        PythonHelper { fields, process }
+            .expect("the helper prints a line");
+        Helper {
+            fields: line.split_whitespace().map(String::from).collect(),
+            also_kill: Vec::new(),
+            process,
+        }
     }
 
-    /// The helper's PID.
+    /// The helper's PID (the launcher's, when it was started through one).
     pub fn pid(&self) -> u32 {
         self.process.id()
     }
+
+    /// Field `index` of its first line as a number.
+    pub fn number(&self, index: usize) -> u32 {
+        self.fields[index]
+            .parse()
+            .unwrap_or_else(|_| panic!("a number at {index}: {:?}", self.fields))
+    }
 }
 
-impl Drop for PythonHelper {
+impl Drop for Helper {
     fn drop(&mut self) {
+        for pid in &self.also_kill {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }

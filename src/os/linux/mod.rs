@@ -1,0 +1,260 @@
+//! Linux: listening sockets from the kernel's socket diagnostics (netlink, or `/proc/net/tcp*`
+//! when netlink fails), holders from `/proc/PID/fd`, units from `/proc/PID/cgroup`.
+//!
+//! Holders are first looked for where they most likely are ([`holders::targeted`]); that
+//! answer is kept only when every socket got a holder and the verdict on it is `ok`.
+//! Anything else (no holder found, a wrong owner, an unknown one) is answered from the full
+//! scan of every process, as `ss -p` would, so a problem is always reported completely.
+
+mod holders;
+mod sockets;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fs;
+
+use super::processes;
+use super::{HolderSearch, Method, OsError};
+use crate::expectation::{Expectations, NameRules};
+use crate::judge::{Verdict, judge};
+use crate::model::{Holders, Listener, Observation, Pid, UnknownReason};
+use holders::Found;
+use sockets::{KernelSocket, Listing};
+
+/// See [`super::observe`].
+pub fn observe(
+    ports: &[u16],
+    expectations: &Expectations,
+    method: Method,
+) -> Result<Observation, OsError> {
+    let listing = sockets::listening(ports, method.socket_source)
+        .map_err(|e| OsError::SocketList(e.to_string()))?;
+    let wanted: HashSet<u64> = listing.sockets.iter().map(|s| s.inode).collect();
+    if wanted.is_empty() {
+        return Ok(assemble(&listing, &Found::default()));
+    }
+
+    if method.holder_search == HolderSearch::Targeted {
+        let names = expected_names(ports, expectations);
+        if let Some(found) = holders::targeted(&wanted, &names) {
+            let mut observation = assemble(&listing, &found);
+            // Ownership only: the greeting is read later, and only the owners matter here.
+            let rules = NameRules::native();
+            let verdict = judge(&observation, ports, expectations, rules, &[]).verdict;
+            if verdict == Verdict::Ok {
+                observation.notes.push(format!(
+                    "holders found by a targeted search: {} processes' descriptors read \
+                     (the expected process trees and PID 1); PORTOWNER_HOLDER_SEARCH=full \
+                     reads every process",
+                    found.scanned
+                ));
+                return Ok(observation);
+            }
+        }
+    }
+
+    let found = holders::full(&wanted);
+    let mut observation = assemble(&listing, &found);
+    observation.notes.push(format!(
+        "holders found by a full search: {} processes' descriptors read",
+        found.scanned
+    ));
+    Ok(observation)
+}
+
+/// Every name the expectations of `ports` answer to, each once.
+fn expected_names(ports: &[u16], expectations: &Expectations) -> Vec<String> {
+    let names: BTreeSet<String> = ports
+        .iter()
+        .flat_map(|&port| expectations.for_port(port).names())
+        .collect();
+    names.into_iter().collect()
+}
+
+/// The observation for these sockets and these holders, with details of every holder.
+fn assemble(listing: &Listing, found: &Found) -> Observation {
+    let identity = Identity::current();
+    let mut notes: Vec<String> = listing.note.iter().cloned().collect();
+    if found.unreadable > 0 {
+        notes.push(format!(
+            "{} processes' descriptor tables were not readable (permission denied)",
+            found.unreadable
+        ));
+    }
+    let listeners: Vec<Listener> = listing
+        .sockets
+        .iter()
+        .map(|socket| attribute(socket, found, &identity, &mut notes))
+        .collect();
+    let holder_pids: BTreeSet<Pid> = found.by_inode.values().flatten().copied().collect();
+    let mut processes = processes::describe(&holder_pids);
+    for process in processes.values_mut() {
+        process.services.extend(systemd_unit(process.pid));
+    }
+    Observation {
+        listeners,
+        processes,
+        elevated: identity.root(),
+        notes,
+    }
+}
+
+fn attribute(
+    socket: &KernelSocket,
+    search: &Found,
+    identity: &Identity,
+    notes: &mut Vec<String>,
+) -> Listener {
+    let holders = match search.by_inode.get(&socket.inode) {
+        Some(pids) => Holders::Known(pids.iter().copied().collect()),
+        None => {
+            let hidden = search.unreadable > 0 || !identity.can_see_uid(socket.uid);
+            let reason = if hidden {
+                UnknownReason::AccessDenied {
+                    socket_user: Some(user_of(socket.uid)),
+                }
+            } else {
+                UnknownReason::NotFound
+            };
+            notes.push(format!(
+                "{}: no holder found for socket inode {} (uid {}): {}",
+                socket.address,
+                socket.inode,
+                socket.uid,
+                reason.explain()
+            ));
+            Holders::Unknown(reason)
+        }
+    };
+    Listener {
+        address: socket.address,
+        holders,
+    }
+}
+
+/// The user name for a uid, from /etc/passwd, or the number.
+fn user_of(uid: u32) -> String {
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let id = fields.nth(1)?;
+            (id.parse::<u32>().ok()? == uid).then(|| format!("{name} (uid {uid})"))
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// Who portowner runs as.
+struct Identity {
+    euid: Option<u32>,
+}
+
+impl Identity {
+    fn current() -> Self {
+        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let euid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1)?.parse().ok());
+        Identity { euid }
+    }
+
+    fn root(&self) -> Option<bool> {
+        self.euid.map(|uid| uid == 0)
+    }
+
+    fn can_see_uid(&self, uid: u32) -> bool {
+        self.euid.is_some_and(|me| me == 0 || me == uid)
+    }
+}
+
+/// The systemd unit a process belongs to, from its cgroup path.
+fn systemd_unit(pid: Pid) -> Option<String> {
+    let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    unit_from_cgroup(&cgroup)
+}
+
+/// `0::/system.slice/postfix@-.service` → `postfix@-.service`. The deepest path component
+/// that names a service unit wins; scopes and slices are not services.
+fn unit_from_cgroup(cgroup: &str) -> Option<String> {
+    let mut units: BTreeMap<usize, String> = BTreeMap::new();
+    for line in cgroup.lines() {
+        let path = line.splitn(3, ':').nth(2).unwrap_or_default();
+        for (depth, part) in path.split('/').enumerate() {
+            if part.ends_with(".service") {
+                units.insert(depth, part.to_string());
+            }
+        }
+    }
+    units.pop_last().map(|(_, unit)| unit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_come_from_the_cgroup_path() {
+        let v2 = "0::/system.slice/postfix@-.service\n";
+        assert_eq!(unit_from_cgroup(v2).as_deref(), Some("postfix@-.service"));
+        let v1 = "12:pids:/system.slice/exim4.service\n1:name=systemd:/system.slice/exim4.service";
+        assert_eq!(unit_from_cgroup(v1).as_deref(), Some("exim4.service"));
+        let user = "0::/user.slice/user-1000.slice/session-2.scope\n";
+        assert_eq!(unit_from_cgroup(user), None);
+        assert_eq!(unit_from_cgroup("0::/\n"), None);
+    }
+
+    use crate::expectation::{Expectation, Origin};
+
+    fn expecting(name: &str) -> Expectations {
+        Expectations::uniform(Expectation::Named {
+            names: vec![name.to_string()],
+            origin: Origin::Flag,
+        })
+    }
+
+    fn observe_by(port: u16, expected: &Expectations, search: HolderSearch) -> Observation {
+        let method = Method {
+            holder_search: search,
+            ..Method::default()
+        };
+        observe(&[port], expected, method).unwrap()
+    }
+
+    #[test]
+    fn both_searches_find_this_process_as_the_holder_of_its_own_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let me = std::process::id();
+        let exe = std::env::current_exe().unwrap();
+        let expected = expecting(&exe.to_string_lossy());
+
+        let targeted = observe_by(port, &expected, HolderSearch::Targeted);
+        let full = observe_by(port, &expected, HolderSearch::Full);
+        assert_eq!(targeted.listeners.len(), 1, "{targeted:?}");
+        assert_eq!(targeted.listeners[0].holders, Holders::Known(vec![me]));
+        assert!(targeted.processes.contains_key(&me));
+        assert_eq!(targeted.listeners, full.listeners);
+        assert_eq!(targeted.processes, full.processes);
+        assert!(
+            targeted.notes.iter().any(|n| n.contains("targeted")),
+            "{:?}",
+            targeted.notes
+        );
+    }
+
+    #[test]
+    fn a_wrong_owner_is_answered_by_the_full_search() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let observation = observe_by(port, &expecting("master"), HolderSearch::Targeted);
+        let me = std::process::id();
+        assert_eq!(observation.listeners[0].holders, Holders::Known(vec![me]));
+        assert!(
+            observation.notes.iter().any(|n| n.contains("full search")),
+            "{:?}",
+            observation.notes
+        );
+    }
+}
