@@ -1,6 +1,15 @@
 //! The built binary against real sockets on loopback: each verdict, each exit code, both
 //! output formats, and bad input. Every socket here is the test's own.
 
+// clippy.toml's allow-*-in-tests covers #[test] functions only, not the helpers of an
+// integration test crate; here too a panic is a failed test, not a crash in the field.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -2,6 +2,15 @@
 //! starts. Ignored by a plain `cargo test`; run with `cargo test --test postfix --
 //! --ignored` where Postfix runs. The stop test restarts Postfix before it returns.
 
+// clippy.toml's allow-*-in-tests covers #[test] functions only, not the helpers of an
+// integration test crate; here too a panic is a failed test, not a crash in the field.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::process::Command;
@@ -15,7 +24,9 @@ use support::{code, run, run_json, stdout};
 static POSTFIX: Mutex<()> = Mutex::new(());
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
-    POSTFIX.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    POSTFIX
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Waits until portowner's exit code for port 25 is `wanted`, for up to 20 s.
@@ -31,7 +42,10 @@ fn wait_for_exit_code(wanted: i32) -> i32 {
 }
 
 fn postfix(action: &str) {
-    let status = Command::new("postfix").arg(action).status().expect("postfix command runs");
+    let status = Command::new("postfix")
+        .arg(action)
+        .status()
+        .expect("postfix command runs");
     assert!(status.success(), "postfix {action} failed");
 }
 
@@ -52,11 +66,19 @@ fn catalog_recognises_postfix_master() {
     let (json, output) = run_json(&[]);
     assert_eq!(code(&output), 0, "{json}");
     assert_eq!(json["verdict"], "ok");
-    let holders = json["ports"][0]["listeners"][0]["holders"].as_array().unwrap();
-    let master = holders.iter().find(|h| h["name"] == "master").expect("master holds it");
+    let holders = json["ports"][0]["listeners"][0]["holders"]
+        .as_array()
+        .unwrap();
+    let master = holders
+        .iter()
+        .find(|h| h["name"] == "master")
+        .expect("master holds it");
     assert_eq!(master["matched"], "Postfix");
     assert_eq!(master["user"], "root");
-    assert!(master["exe"].as_str().unwrap().contains("postfix"), "{master}");
+    assert!(
+        master["exe"].as_str().unwrap().contains("postfix"),
+        "{master}"
+    );
 }
 
 #[test]
@@ -66,7 +88,10 @@ fn expecting_exim_is_a_wrong_owner() {
     let output = run(&["--expect", "exim4"]);
     let text = stdout(&output);
     assert_eq!(code(&output), 4, "{text}");
-    assert!(text.contains("wrong-owner") && text.contains("master"), "{text}");
+    assert!(
+        text.contains("wrong-owner") && text.contains("master"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -74,7 +99,14 @@ fn expecting_exim_is_a_wrong_owner() {
 fn unprivileged_run_is_owner_unknown_with_the_hint() {
     let _guard = lock();
     let output = Command::new("runuser")
-        .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_portowner"), "--port", "25"])
+        .args([
+            "-u",
+            "nobody",
+            "--",
+            env!("CARGO_BIN_EXE_portowner"),
+            "--port",
+            "25",
+        ])
         .env("NO_COLOR", "1")
         .output()
         .expect("runuser runs");
@@ -91,7 +123,14 @@ fn stopped_postfix_is_not_listening() {
     let _guard = lock();
     let _restart = Restart;
     postfix("stop");
-    assert_eq!(wait_for_exit_code(3), 3, "port 25 still held after postfix stop");
+    assert_eq!(
+        wait_for_exit_code(3),
+        3,
+        "port 25 still held after postfix stop"
+    );
     let text = stdout(&run(&["--port", "25"]));
-    assert!(text.contains("not-listening") && text.contains("postfix start"), "{text}");
+    assert!(
+        text.contains("not-listening") && text.contains("postfix start"),
+        "{text}"
+    );
 }

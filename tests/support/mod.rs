@@ -2,7 +2,14 @@
 //! helper processes that hold sockets. Everything started here is ended by PID on drop,
 //! so tests clean up even when they fail.
 
-#![allow(dead_code)]
+// Each test crate uses a part of this module; a panic in a fixture is a failed test.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
