@@ -1,4 +1,4 @@
-//! The portowner command: parse, resolve, observe, judge, render, exit.
+//! The portowner command: parse, resolve, observe, judge, render, exit; or one of the extras.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -12,11 +12,16 @@ use portowner::expectation::NameRules;
 use portowner::report::{Context, Report};
 use portowner::sanitize::for_terminal;
 use portowner::settings::{Environment, resolve};
-use portowner::{judge, os, render};
+use portowner::{extras, judge, os, render};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let outcome = match &cli.command {
+        Some(command) => extras::run(command),
+        None if cli.version => extras::print_version(cli.verbose),
+        None => run(&cli),
+    };
+    match outcome {
         Ok(exit) => exit.into(),
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok.into(),
         Err(error) => {
