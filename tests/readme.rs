@@ -22,11 +22,11 @@ const START: &str = "<!-- usage:start -->";
 const END: &str = "<!-- usage:end -->";
 
 /// `portowner --help` without trailing spaces (editors strip them from Markdown) or blank
-/// lines at the end.
+/// lines at the end, and as on Linux: on Windows clap names the program `portowner.exe`.
 fn help() -> String {
     let output = run(&["--help"]);
     assert_eq!(code(&output), 0);
-    let text = stdout(&output);
+    let text = stdout(&output).replace("portowner.exe", "portowner");
     let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     lines.join("\n").trim_end().to_string()
 }
