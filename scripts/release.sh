@@ -98,7 +98,7 @@ check_windows() {
         fi
     done < <(x86_64-w64-mingw32-objdump -p "$file" | sed -n 's/^[[:space:]]*DLL Name: //p' \
         | sort -uf)
-    ((bad == 0)) || die "the .exe needs DLLs Windows lacks; is +crt-static set in .cargo/config.toml?"
+    ((bad == 0)) || die "the .exe needs DLLs Windows lacks; is +crt-static in .cargo/config.toml?"
 }
 
 check_linux() {

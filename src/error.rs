@@ -32,7 +32,7 @@ pub enum Error {
     #[error("could not write the report: {0}")]
     Output(io::Error),
     /// A completion script or man page could not be written into the directory given.
-    #[error("could not write {}: {source}; check that the directory can be written", path.display())]
+    #[error("could not write {}: {source}; check that the directory is writable", path.display())]
     Write {
         /// The file that was being written.
         path: PathBuf,

@@ -97,9 +97,9 @@ fn man_command() -> clap::Command {
 /// Writes portowner.1 and portowner-SUBCOMMAND.1 into `dir`, which the SUBCOMMANDS section of
 /// portowner.1 refers to.
 fn man_pages_into(dir: &Path) -> Result<(), Error> {
-    let command = man_command();
-    let subcommands = command.get_subcommands().filter(|s| !s.is_hide_set());
-    for command in subcommands.cloned().chain([command.clone()]) {
+    let main = man_command();
+    let subcommands = main.get_subcommands().filter(|s| !s.is_hide_set()).cloned();
+    for command in subcommands.chain([main.clone()]) {
         let name = Man::new(command.clone()).get_filename();
         to_file(dir, &name, &page(command).map_err(Error::Output)?)?;
     }
@@ -163,6 +163,7 @@ fn without_preamble(roff: &Roff) -> Result<Vec<u8>, io::Error> {
         .unwrap_or(text))
 }
 
+/// Writes to stdout; a closed pipe comes back as [`Error::Output`], which main ends quietly.
 fn to_stdout(bytes: &[u8]) -> Result<(), Error> {
     let mut stdout = io::stdout().lock();
     stdout
@@ -171,6 +172,7 @@ fn to_stdout(bytes: &[u8]) -> Result<(), Error> {
         .map_err(Error::Output)
 }
 
+/// Writes `dir/name`, creating `dir` first, as a packaging script expects of an output directory.
 fn to_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
     let path = dir.join(name);
     fs::create_dir_all(dir)
