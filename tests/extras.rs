@@ -23,10 +23,12 @@ use support::{code, run, run_json, stderr, stdout};
 
 const SHELLS: [&str; 5] = ["bash", "zsh", "fish", "powershell", "elvish"];
 
-/// Every long flag and subcommand of the definition, so flags added later are checked too.
+/// Every visible long flag and subcommand of the definition, so flags added later are checked
+/// too.
 fn words() -> Vec<String> {
     let command = Cli::command();
-    let flags = command.get_arguments().filter_map(|a| a.get_long());
+    let visible = command.get_arguments().filter(|a| !a.is_hide_set());
+    let flags = visible.filter_map(|a| a.get_long());
     let subcommands = command.get_subcommands().map(|s| s.get_name());
     flags.chain(subcommands).map(String::from).collect()
 }
