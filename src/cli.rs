@@ -9,6 +9,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Parser, ValueEnum};
 
 use crate::exit::Exit;
+use crate::extras::Command;
 use crate::ports::parse_port_list;
 use crate::profile::{LIST, PROFILES};
 
@@ -17,6 +18,10 @@ use crate::profile::{LIST, PROFILES};
 #[command(
     name = "portowner",
     version,
+    // Our own -V/--version below, so that `--version --verbose` can add the build details;
+    // clap's would print and exit before it saw --verbose.
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true,
     about = "Which process owns the SMTP port, is it the one that should, and what to do next.",
     long_about = "Which process owns the SMTP port, is it the one that should, and what to do \
                   next.\n\nRun it on the mail server itself. It lists the TCP listeners on the \
@@ -28,6 +33,14 @@ use crate::profile::{LIST, PROFILES};
     after_long_help = after_help(),
 )]
 pub struct Cli {
+    /// An extra instead of the main job: completions or the man page (see [`crate::extras`]).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Print the version; with --verbose also the target, build profile and compiler
+    #[arg(short = 'V', long, display_order = 1000)]
+    pub version: bool,
+
     /// Ports to inspect: numbers or smtp, submission, smtps; repeatable, comma-separated
     /// [default: 25]
     #[arg(short, long = "port", value_name = "PORTS", value_parser = parse_ports)]

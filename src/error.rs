@@ -31,6 +31,14 @@ pub enum Error {
     /// The report could not be written to stdout.
     #[error("could not write the report: {0}")]
     Output(io::Error),
+    /// A completion script or man page could not be written into the directory given.
+    #[error("could not write {}: {source}; check that the directory is writable", path.display())]
+    Write {
+        /// The file that was being written.
+        path: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -38,7 +46,7 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Usage(_) | Error::Config { .. } => Exit::Usage,
-            Error::Os(_) | Error::Output(_) => Exit::Failure,
+            Error::Os(_) | Error::Output(_) | Error::Write { .. } => Exit::Failure,
         }
     }
 }

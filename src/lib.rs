@@ -3,15 +3,18 @@
 //!
 //! The run is a pipeline, each step in its own module: [`cli`] parses, [`settings`] resolves,
 //! [`os`] observes, [`judge`] judges, [`advice`] advises, [`render`] prints, and [`exit`]
-//! turns the verdict into the process exit code.
+//! turns the verdict into the process exit code. [`extras`] holds what is not the main job:
+//! shell completions, the man page and the version text ([`build_info`]).
 
 pub mod advice;
 pub mod banner;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exit;
 pub mod expectation;
+pub mod extras;
 pub mod judge;
 pub mod model;
 pub mod os;

@@ -1,5 +1,5 @@
-//! The portowner command: parse, resolve, observe, judge, render, exit (or, for
-//! `--profile list`, print the profiles).
+//! The portowner command: parse, resolve, observe, judge, render, exit; or, for
+//! `--profile list` and the extras (completions, man page), print those.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -16,11 +16,16 @@ use portowner::model::Observation;
 use portowner::report::{Context, Report};
 use portowner::sanitize::for_terminal;
 use portowner::settings::{Environment, Settings, resolve};
-use portowner::{judge, os, render};
+use portowner::{extras, judge, os, render};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let outcome = match &cli.command {
+        Some(command) => extras::run(command),
+        None if cli.version => extras::print_version(cli.verbose),
+        None => run(&cli),
+    };
+    match outcome {
         Ok(exit) => exit.into(),
         Err(error) => {
             let _ = writeln!(

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::banner::BannerReport;
+use crate::build_info;
 use crate::expectation::{Expectation, Origin};
 use crate::judge::{HolderJudgement, ListenerJudgement, PortJudgement};
 use crate::model::{Detail, Observation, Process};
@@ -51,6 +52,9 @@ struct JsonBanner {
 struct Tool {
     name: &'static str,
     version: &'static str,
+    target: &'static str,
+    build_profile: &'static str,
+    rustc: &'static str,
 }
 
 #[derive(Serialize)]
@@ -150,6 +154,9 @@ pub fn to_json(report: &Report) -> String {
         tool: Tool {
             name: env!("CARGO_PKG_NAME"),
             version: report.context.version,
+            target: build_info::TARGET,
+            build_profile: build_info::BUILD_PROFILE,
+            rustc: build_info::RUSTC,
         },
         host: report.context.host.as_deref(),
         time: &report.context.time,
