@@ -124,16 +124,28 @@ pub struct Process {
 impl Process {
     /// A process known only by its PID: it exited before its details were read.
     pub fn exited(pid: Pid) -> Self {
-        let gone = || "process exited before its details were read".to_string();
+        Process::known_only_by_pid(pid, "process exited before its details were read", false)
+    }
+
+    /// A process known only by its PID: it no longer holds the socket it held a moment ago,
+    /// so it exited and the PID may now belong to another process, whose details would lie.
+    pub fn replaced(pid: Pid) -> Self {
+        let why = "the process exited after the socket listing; its PID may now belong to \
+                   another process";
+        Process::known_only_by_pid(pid, why, false)
+    }
+
+    /// A process of which only the PID is known, every other field unavailable for `why`.
+    pub fn known_only_by_pid(pid: Pid, why: &str, alive: bool) -> Self {
         Process {
             pid,
-            name: Detail::Unavailable(gone()),
-            exe: Detail::Unavailable(gone()),
-            cmdline: Detail::Unavailable(gone()),
-            user: Detail::Unavailable(gone()),
+            name: Detail::Unavailable(why.to_string()),
+            exe: Detail::Unavailable(why.to_string()),
+            cmdline: Detail::Unavailable(why.to_string()),
+            user: Detail::Unavailable(why.to_string()),
             parent: None,
             services: Vec::new(),
-            alive: false,
+            alive,
         }
     }
 }

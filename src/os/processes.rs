@@ -117,17 +117,7 @@ fn denied(what: &str) -> String {
 }
 
 fn unreadable(pid: Pid) -> Process {
-    let why = || "the process table could not be read".to_string();
-    Process {
-        pid,
-        name: Detail::Unavailable(why()),
-        exe: Detail::Unavailable(why()),
-        cmdline: Detail::Unavailable(why()),
-        user: Detail::Unavailable(why()),
-        parent: None,
-        services: Vec::new(),
-        alive: true,
-    }
+    Process::known_only_by_pid(pid, "the process table could not be read", true)
 }
 
 #[cfg(test)]

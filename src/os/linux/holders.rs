@@ -116,6 +116,17 @@ fn all_pids() -> Vec<Pid> {
     pids
 }
 
+/// Whether `pid` still holds every one of `inodes`. A PID read a moment ago that no longer
+/// holds its socket exited, and may have been reused by another process meanwhile. A table
+/// that cannot be read now is given the benefit of the doubt.
+pub fn still_holds(pid: Pid, inodes: &BTreeSet<u64>) -> bool {
+    match socket_inodes(pid) {
+        Ok(held) => inodes.iter().all(|inode| held.contains(inode)),
+        Err(ErrorKind::PermissionDenied) => true,
+        Err(_) => false,
+    }
+}
+
 /// The socket inodes in a process's descriptor table. A table whose directory can be listed
 /// but whose links cannot be read (a protected process) counts as unreadable, not as empty.
 fn socket_inodes(pid: Pid) -> Result<Vec<u64>, ErrorKind> {
@@ -252,6 +263,23 @@ fn answers_to(kernel_name: &str, expected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_that_let_go_of_its_socket_no_longer_holds_it() {
+        let me = std::process::id();
+        let before: BTreeSet<u64> = socket_inodes(me).unwrap().into_iter().collect();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let after: BTreeSet<u64> = socket_inodes(me).unwrap().into_iter().collect();
+        let mine: BTreeSet<u64> = after.difference(&before).copied().collect();
+        assert_eq!(mine.len(), 1, "{before:?} {after:?}");
+        assert!(still_holds(me, &mine));
+        drop(listener);
+        assert!(!still_holds(me, &mine));
+        assert!(
+            !still_holds(u32::MAX, &mine),
+            "a PID that does not exist holds nothing"
+        );
+    }
 
     #[test]
     fn socket_links_parse_and_others_are_ignored() {

@@ -16,7 +16,7 @@ use super::processes;
 use super::{HolderSearch, Method, OsError};
 use crate::expectation::{Expectations, NameRules};
 use crate::judge::{Verdict, judge};
-use crate::model::{Holders, Listener, Observation, Pid, UnknownReason};
+use crate::model::{Holders, Listener, Observation, Pid, Process, UnknownReason};
 use holders::Found;
 use sockets::{KernelSocket, Listing};
 
@@ -90,6 +90,14 @@ fn assemble(listing: &Listing, found: &Found) -> Observation {
     for process in processes.values_mut() {
         process.services.extend(systemd_unit(process.pid));
     }
+    for (pid, inodes) in held_by_pid(found) {
+        // Read after the details: a holder that let go of its socket meanwhile exited, and
+        // the details just read may be those of a new process with the same PID.
+        if !holders::still_holds(pid, &inodes) {
+            notes.push(format!("PID {pid} exited after the socket listing"));
+            processes.insert(pid, Process::replaced(pid));
+        }
+    }
     Observation {
         listeners,
         processes,
@@ -129,6 +137,17 @@ fn attribute(
         address: socket.address,
         holders,
     }
+}
+
+/// The inodes each holder held when the descriptors were read.
+fn held_by_pid(found: &Found) -> BTreeMap<Pid, BTreeSet<u64>> {
+    let mut held: BTreeMap<Pid, BTreeSet<u64>> = BTreeMap::new();
+    for (inode, pids) in &found.by_inode {
+        for pid in pids {
+            held.entry(*pid).or_default().insert(*inode);
+        }
+    }
+    held
 }
 
 /// The user name for a uid, from /etc/passwd, or the number.
