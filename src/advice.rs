@@ -19,17 +19,25 @@ pub fn advise(judgement: &Judgement, observation: &Observation) -> Vec<String> {
         .filter_map(|port| advise_port(port, judgement, observation))
         .collect();
     if advice.is_empty() {
-        advice.push(
-            "This server is fine from inside: the expected process owns every inspected port \
-             and greets. If a remote test still reports no banner, the fault is in front of \
-             it: a firewall doing SMTP inspection, a NAT or port-forward to another host, or \
-             a mail relay. Compare with --also-probe <the address the remote test used>."
-                .to_string(),
-        );
+        advice.push(all_well(judgement));
     }
     advice.extend(judgement.ports.iter().filter_map(slow_greeting));
-    advice.extend(judgement.ports.iter().filter_map(loopback_only));
+    advice.extend(loopback_only(judgement));
     advice
+}
+
+fn all_well(judgement: &Judgement) -> String {
+    let greeted = judgement.ports.iter().any(|p| !p.banners.is_empty());
+    if !greeted {
+        return "The expected process owns every inspected port. The greeting was not read \
+                (--no-banner): run without it to check that the service answers."
+            .to_string();
+    }
+    "This server is fine from inside: the expected process owns every inspected port and \
+     greets. If a remote test still reports no banner, the fault is in front of it: a \
+     firewall doing SMTP inspection, a NAT or port-forward to another host, or a mail relay. \
+     Compare with --also-probe <the address the remote test used>."
+        .to_string()
 }
 
 fn advise_port(port: &PortJudgement, judgement: &Judgement, obs: &Observation) -> Option<String> {
@@ -46,8 +54,14 @@ fn advise_port(port: &PortJudgement, judgement: &Judgement, obs: &Observation) -
 }
 
 fn wrong_owner(port: &PortJudgement, observation: &Observation) -> String {
+    // The principal holders first: `--expect` should name the process that opened the
+    // socket, not a child that inherited it.
     let mut strangers: Vec<Pid> = Vec::new();
-    let holders = port.listeners.iter().flat_map(|l| l.holders.iter());
+    let principal = port
+        .listeners
+        .iter()
+        .flat_map(|l| l.principal_holders(observation));
+    let holders = principal.chain(port.listeners.iter().flat_map(|l| l.holders.iter()));
     for holder in holders.filter(|h| h.satisfied.is_none() && !h.activation_only) {
         if !strangers.contains(&holder.pid) {
             strangers.push(holder.pid);
@@ -280,21 +294,33 @@ fn slow_greeting(port: &PortJudgement) -> Option<String> {
     ))
 }
 
-fn loopback_only(port: &PortJudgement) -> Option<String> {
-    let loopback = |l: &&crate::judge::ListenerJudgement| {
-        let ip = l.address.ip();
-        ip.is_loopback()
-            || matches!(ip, std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))
+/// One warning for all the ports that listen on loopback addresses only.
+fn loopback_only(judgement: &Judgement) -> Option<String> {
+    let loopback = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        ip => ip.is_loopback(),
     };
-    let only_loopback = !port.listeners.is_empty() && port.listeners.iter().all(|l| loopback(&l));
-    only_loopback.then(|| {
-        format!(
-            "Warning: port {} listens on loopback only, so remote clients cannot reach it. \
-             Make the server listen on the public interface (Postfix inet_interfaces, Exim \
-             local_interfaces, the Exchange Receive connector's bindings).",
-            port.port
-        )
-    })
+    let ports: Vec<String> = judgement
+        .ports
+        .iter()
+        .filter(|p| !p.listeners.is_empty())
+        .filter(|p| p.listeners.iter().all(|l| loopback(l.address.ip())))
+        .map(|p| p.port.to_string())
+        .collect();
+    let (word, list) = match ports.as_slice() {
+        [] => return None,
+        [one] => ("port", one.clone()),
+        many => ("ports", many.join(", ")),
+    };
+    Some(format!(
+        "Warning: {word} {list} listen{} on loopback only, so remote clients cannot reach \
+         {}. Make the server listen on the public interface (Postfix inet_interfaces, Exim \
+         local_interfaces, the Exchange Receive connector's bindings).",
+        if ports.len() == 1 { "s" } else { "" },
+        if ports.len() == 1 { "it" } else { "them" }
+    ))
 }
 
 /// Compares greetings read at `--also-probe` addresses with this server's own: the one on

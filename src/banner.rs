@@ -282,6 +282,13 @@ fn record_connect_error(report: &mut BannerReport, err: &io::Error, limit: Durat
             let text = format!("no TCP connection within {}", fmt_duration(limit));
             report.fail(Finding::Timeout, text);
         }
+        // Accepted by the kernel, then reset by the server before connect() returned.
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+            report.fail(
+                Finding::Closed,
+                format!("connection reset by the server: {err}"),
+            );
+        }
         ErrorKind::ConnectionRefused => {
             report.fail(
                 Finding::Refused,

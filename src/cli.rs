@@ -43,13 +43,19 @@ pub struct Cli {
 
     /// Ports to inspect: numbers or smtp, submission, smtps; repeatable, comma-separated
     /// [default: 25]
-    #[arg(short, long = "port", value_name = "PORTS", value_parser = parse_ports)]
+    #[arg(
+        short,
+        long = "port",
+        value_name = "PORTS",
+        value_parser = parse_ports,
+        allow_hyphen_values = true
+    )]
     pub ports: Vec<Vec<u16>>,
 
     /// The process that should own the ports: a process name, executable file name, full
-    /// executable path or service name; repeatable; replaces a profile's owners on every port
-    /// [default: the built-in catalog]
-    #[arg(short, long, value_name = "NAME")]
+    /// executable path or service name; repeatable, comma-separated; replaces a profile's
+    /// owners on every port [default: the built-in catalog]
+    #[arg(short, long, value_name = "NAME", value_delimiter = ',')]
     pub expect: Vec<String>,
 
     /// The kind of mail server: sets the ports and the expected owner of each port;
@@ -76,12 +82,23 @@ pub struct Cli {
     pub no_banner: bool,
 
     /// Seconds to wait for the whole SMTP greeting (0.1 to 300)
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = parse_timeout,
+        allow_negative_numbers = true
+    )]
     pub banner_timeout: Duration,
 
     /// Also read the greeting at this address (e.g. the public address a remote test used)
-    /// and compare; without a port, every inspected port; repeatable
-    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_extra_target)]
+    /// and compare; without a port, every inspected port; IPv6 in brackets; repeatable
+    #[arg(
+        long,
+        value_name = "ADDR[:PORT]",
+        value_parser = parse_extra_target,
+        conflicts_with = "no_banner"
+    )]
     pub also_probe: Vec<ExtraTarget>,
 }
 
@@ -144,9 +161,24 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 fn parse_extra_target(text: &str) -> Result<ExtraTarget, String> {
     let text = text.trim();
     let accepted = "give an IP address, optionally with a port: 203.0.113.5, 203.0.113.5:25, \
-                    2001:db8::5 or [2001:db8::5]:25 (host names are not resolved)";
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Ok(ExtraTarget { ip, port: None });
+                    [2001:db8::5] or [2001:db8::5]:25 (IPv6 in brackets; host names are not \
+                    resolved)";
+    if let Ok(ip) = text.parse::<std::net::Ipv4Addr>() {
+        return Ok(ExtraTarget {
+            ip: IpAddr::V4(ip),
+            port: None,
+        });
+    }
+    if text.parse::<std::net::Ipv6Addr>().is_ok() {
+        // `::1:25` is a valid address and could also mean ::1 port 25: never guess which.
+        return Err(format!("'{text}' is ambiguous; {accepted}"));
+    }
+    let bracketed = text.strip_prefix('[').and_then(|t| t.strip_suffix(']'));
+    if let Some(Ok(ip)) = bracketed.map(str::parse::<std::net::Ipv6Addr>) {
+        return Ok(ExtraTarget {
+            ip: IpAddr::V6(ip),
+            port: None,
+        });
     }
     let address: SocketAddr = text
         .parse()
@@ -165,10 +197,10 @@ fn after_help() -> String {
         "Environment:\n  PORTOWNER_EXPECT   expected owners, comma-separated (overridden by \
          --expect)\n  PORTOWNER_PORTS    ports, comma-separated (overridden by --port)\n  \
          PORTOWNER_PROFILE  a profile (overridden by --profile)\n  NO_COLOR           \
-         disable colour\n\nPrecedence: each setting comes from the command line, else the \
-         environment, else the\nconfig file, else the defaults (port 25, the built-in catalog). \
-         A profile sets ports and\nowners; --port / --expect given in the same place or a \
-         higher one override it.\n\nExamples:\n  portowner\n  portowner --port \
+         disable colour\n\nPrecedence:\n  Each setting comes from the command line, else the \
+         environment, else the config\n  file, else the defaults (port 25, the built-in \
+         catalog). A profile sets ports and\n  owners; --port / --expect given in the same \
+         place or a higher one override it.\n\nExamples:\n  portowner\n  portowner --port \
          25,587 --expect master\n  portowner --profile exchange2016\n  portowner --profile \
          postfix --port 25,465,587\n  portowner --format json\n  portowner --also-probe \
          203.0.113.5\n\n{}",
@@ -204,22 +236,43 @@ mod tests {
             "--also-probe",
             "192.0.2.7:2525",
             "--also-probe",
-            "2001:db8::1",
+            "[2001:db8::1]",
+            "--also-probe",
+            "[2001:db8::1]:587",
         ]);
         let cli = cli.unwrap();
         assert_eq!(cli.banner_timeout, Duration::from_millis(2500));
         assert_eq!(cli.also_probe[0].port, Some(2525));
         assert_eq!(cli.also_probe[1].port, None);
+        assert_eq!(cli.also_probe[2].port, Some(587));
         for bad in [
             ["--banner-timeout", "0"],
+            ["--banner-timeout", "-1"],
             ["--banner-timeout", "x"],
             ["--also-probe", "mx.example"],
             ["--also-probe", "127.0.0.1:0"],
+            ["--also-probe", "::1:25"],
+            ["--also-probe", "2001:db8::1"],
             ["--banner-timeout", "301"],
+            ["--port", "-1"],
         ] {
             let error = Cli::try_parse_from(["portowner", bad[0], bad[1]]).err();
+            let message = error.as_ref().map(|e| e.to_string()).unwrap_or_default();
             assert_eq!(error.map(|e| e.exit_code()), Some(2), "{bad:?}");
+            assert!(
+                !message.contains("unexpected argument"),
+                "{bad:?}: {message}"
+            );
         }
+        let conflict =
+            Cli::try_parse_from(["portowner", "--no-banner", "--also-probe", "192.0.2.1"]);
+        assert_eq!(conflict.err().map(|e| e.exit_code()), Some(2));
+    }
+
+    #[test]
+    fn expectations_split_on_commas_like_ports() {
+        let cli = Cli::try_parse_from(["portowner", "--expect", "master,exim4", "-e", "sendmail"]);
+        assert_eq!(cli.unwrap().expect, vec!["master", "exim4", "sendmail"]);
     }
 
     #[test]

@@ -50,7 +50,11 @@ pub fn load(path: &Path) -> Result<ConfigFile, Error> {
     let text = fs::read_to_string(path).map_err(|e| Error::Config {
         path: path.to_path_buf(),
         line: None,
-        message: format!("cannot be read ({e}); check the path and its permissions"),
+        message: if e.kind() == std::io::ErrorKind::InvalidData {
+            "is not UTF-8 text; save it as UTF-8 TOML".to_string()
+        } else {
+            format!("cannot be read ({e}); check the path and its permissions")
+        },
     })?;
     parse(&text).map_err(|(line, message)| Error::Config {
         path: path.to_path_buf(),

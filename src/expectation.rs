@@ -18,6 +18,8 @@ pub struct KnownServer {
     pub names: &'static [&'static str],
     /// A word its executable path contains, where the bare name is too common (`master`).
     pub path_hint: Option<&'static str>,
+    /// A word its executable path never contains: Postfix's `smtpd` is not OpenSMTPD.
+    pub path_excludes: Option<&'static str>,
 }
 
 /// The built-in catalog, used when no expectation is given.
@@ -26,36 +28,43 @@ pub const CATALOG: [KnownServer; 7] = [
         product: "IIS SMTP / Exchange 2003",
         names: &["inetinfo.exe"],
         path_hint: None,
+        path_excludes: None,
     },
     KnownServer {
         product: "Exchange 2007+ Transport",
         names: &["edgetransport.exe"],
         path_hint: None,
+        path_excludes: None,
     },
     KnownServer {
         product: "Exchange 2013+ Front End Transport",
         names: &["msexchangefrontendtransport.exe"],
         path_hint: None,
+        path_excludes: None,
     },
     KnownServer {
         product: "Postfix",
         names: &["master"],
         path_hint: Some("postfix"),
+        path_excludes: None,
     },
     KnownServer {
         product: "Exim",
         names: &["exim4", "exim"],
         path_hint: None,
+        path_excludes: None,
     },
     KnownServer {
         product: "Sendmail",
         names: &["sendmail", "sendmail-mta"],
         path_hint: None,
+        path_excludes: None,
     },
     KnownServer {
         product: "OpenSMTPD",
         names: &["smtpd"],
         path_hint: None,
+        path_excludes: Some("postfix"),
     },
 ];
 
@@ -106,7 +115,16 @@ impl Expectation {
     /// A short description for the report: `master (--expect)`, `known SMTP servers`.
     pub fn describe(&self) -> String {
         match self {
-            Expectation::Named { names, origin } => format!("{} ({origin})", names.join(" or ")),
+            Expectation::Named { names, origin } => {
+                // Profiles list a name both as process and as service (exim4): say it once.
+                let mut distinct: Vec<&str> = Vec::new();
+                for name in names {
+                    if !distinct.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+                        distinct.push(name);
+                    }
+                }
+                format!("{} ({origin})", distinct.join(" or "))
+            }
             Expectation::Catalog => "a known SMTP server (built-in catalog)".to_string(),
         }
     }
@@ -257,11 +275,17 @@ fn matches_known(process: &Process, server: &KnownServer, rules: NameRules) -> b
     let named = process_names(process)
         .iter()
         .any(|name| server.names.iter().any(|known| rules.same(name, known)));
-    let path_agrees = match (server.path_hint, process.exe.known()) {
-        (Some(hint), Some(exe)) => exe.to_string_lossy().to_ascii_lowercase().contains(hint),
-        _ => true,
-    };
-    named && path_agrees
+    let path = process
+        .exe
+        .known()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let contains = |word: &str| path.as_deref().is_some_and(|p| p.contains(word));
+    // An unreadable path cannot contradict the name; a readable one must agree with it.
+    let hinted = server
+        .path_hint
+        .is_none_or(|hint| path.is_none() || contains(hint));
+    let excluded = server.path_excludes.is_some_and(contains);
+    named && hinted && !excluded
 }
 
 /// The names a process answers to: its reported name and its executable's file name.
@@ -414,6 +438,14 @@ mod tests {
         assert_eq!(product(2), None);
         assert_eq!(product(3).as_deref(), Some("Exim"));
         assert_eq!(product(4), None);
+        let postfix_smtpd = observed(vec![process(
+            5,
+            "smtpd",
+            "/usr/lib/postfix/sbin/smtpd",
+            None,
+        )]);
+        let hit = satisfies(&postfix_smtpd, 5, &Expectation::Catalog, NameRules::UNIX);
+        assert_eq!(hit, None, "Postfix's smtpd is not OpenSMTPD");
         let edge = observed(vec![process(
             9,
             "EdgeTransport.exe",

@@ -86,6 +86,19 @@ pub struct ListenerJudgement {
 }
 
 impl ListenerJudgement {
+    /// The holders whose parent does not hold the same socket: the process that opened it
+    /// (Postfix `master`), not the children that inherited it (`smtpd`).
+    pub fn principal_holders(&self, observation: &Observation) -> Vec<&HolderJudgement> {
+        let holds = |pid: Pid| self.holders.iter().any(|h| h.pid == pid);
+        self.holders
+            .iter()
+            .filter(|h| {
+                let parent = observation.processes.get(&h.pid).and_then(|p| p.parent);
+                !parent.is_some_and(holds)
+            })
+            .collect()
+    }
+
     /// Whether a holder that is not the expected process holds this socket.
     pub fn has_wrong_holder(&self) -> bool {
         self.holders

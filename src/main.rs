@@ -27,6 +27,8 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(exit) => exit.into(),
+        // The reader stopped early (`portowner man | head`): nothing went wrong here.
+        Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok.into(),
         Err(error) => {
             let _ = writeln!(
                 io::stderr(),

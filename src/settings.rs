@@ -194,12 +194,8 @@ fn from_environment(env: &Environment) -> Given {
         .as_deref()
         .map(|text| parse_port_list(text).map_err(|e| format!("PORTOWNER_PORTS: {e}")));
     let expect = env.expect.as_deref().map(|text| {
-        let names: Vec<String> = text
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(String::from)
-            .collect();
+        // Empty items are refused, as in --expect and --port: `master,` is a typo.
+        let names: Vec<String> = text.split(',').map(String::from).collect();
         named(&names, Origin::Environment, "PORTOWNER_EXPECT")
     });
     Given {

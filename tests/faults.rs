@@ -56,6 +56,31 @@ fn stdout_closed_early_exits_quietly_with_the_verdict() {
 }
 
 #[test]
+fn every_command_exits_quietly_when_its_reader_is_gone() {
+    let cases: [&[&str]; 5] = [
+        &["--port", "1", "--no-banner"],
+        &["--profile", "list"],
+        &["--version", "--verbose"],
+        &["man"],
+        &["completions", "bash"],
+    ];
+    for args in cases {
+        // A pipe whose reading end is closed before portowner starts: every write fails
+        // with a broken pipe, deterministically.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = portowner(args).stdout(writer).output().unwrap();
+        assert_eq!(
+            stderr(&output),
+            "",
+            "{args:?}: no message for a closed stdout"
+        );
+        assert_ne!(code(&output), 1, "{args:?}");
+        assert_ne!(code(&output), 101, "{args:?}");
+    }
+}
+
+#[test]
 fn a_full_stdout_is_exit_1_with_a_message() {
     let Ok(full) = std::fs::File::create("/dev/full") else {
         eprintln!("no /dev/full here; skipping");

@@ -101,6 +101,8 @@ fn catalog_recognises_postfix_master() {
 #[ignore = "needs a running Postfix on port 25; .ci/run starts one"]
 fn expecting_exim_is_a_wrong_owner() {
     let _guard = lock();
+    // Reading the greeting makes Postfix start smtpd children that inherit the socket.
+    let _ = run(&[]);
     let output = run(&["--expect", "exim4"]);
     let text = stdout(&output);
     assert_eq!(code(&output), 4, "{text}");
@@ -108,6 +110,21 @@ fn expecting_exim_is_a_wrong_owner() {
         text.contains("wrong-owner") && text.contains("master"),
         "{text}"
     );
+    // The advice names master, which opened the socket, not a child that inherited it.
+    assert!(text.contains("pass --expect master."), "{text}");
+}
+
+#[test]
+#[ignore = "needs a running Postfix on port 25; .ci/run starts one"]
+fn postfix_smtpd_children_are_postfix_not_opensmtpd() {
+    let _guard = lock();
+    let _ = run(&[]);
+    let (json, _) = run_json(&[]);
+    for listener in json["ports"][0]["listeners"].as_array().unwrap() {
+        for holder in listener["holders"].as_array().unwrap() {
+            assert_eq!(holder["matched"], "Postfix", "{holder}");
+        }
+    }
 }
 
 #[test]

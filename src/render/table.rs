@@ -34,7 +34,13 @@ pub fn to_text(report: &Report, colour: bool) -> String {
     let mut table = builder.build();
     table.with(TableStyle::psql());
 
-    let mut text = format!("{table}\n\n");
+    // Cells are padded to the column width; trailing blanks only get in the way of copying.
+    let rendered = table.to_string();
+    let mut text: String = rendered
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    text.push('\n');
     let greetings = report.judgement.ports.iter().flat_map(|p| p.banners.iter());
     for greeting in greetings {
         text.push_str(&greeting_line("greeting", greeting));
@@ -193,7 +199,8 @@ fn greeting_line(label: &str, greeting: &BannerReport) -> String {
 fn holders_of(port: &PortJudgement, obs: &Observation) -> String {
     let mut seen: Vec<String> = Vec::new();
     for listener in &port.listeners {
-        let Some(holder) = listener.holders.first() else {
+        let principal = listener.principal_holders(obs);
+        let Some(holder) = principal.first().copied().or(listener.holders.first()) else {
             continue;
         };
         let name = obs
