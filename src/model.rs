@@ -9,6 +9,14 @@ use std::path::PathBuf;
 /// A process identifier as the OS reports it.
 pub type Pid = u32;
 
+/// The PID of the Windows kernel's `System` process. A socket it holds belongs to a
+/// kernel-mode driver (for a mail port usually HTTP.sys), not to a program.
+pub const WINDOWS_KERNEL_PID: Pid = 4;
+
+/// Why the Windows kernel shows no executable or command line.
+pub const KERNEL_HOLDER: &str = "the Windows kernel (System, PID 4) has none: a kernel-mode \
+                                 driver such as HTTP.sys holds this socket, not a program";
+
 /// One TCP socket in the LISTEN state on an inspected port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
@@ -122,6 +130,13 @@ pub struct Process {
 }
 
 impl Process {
+    /// Whether this is the Windows kernel (`System`, PID 4), which holds the sockets that
+    /// kernel-mode drivers such as HTTP.sys listen on. (On Linux PID 4 is a kernel thread
+    /// with another name, and kernel threads hold no sockets.)
+    pub fn is_windows_kernel(&self) -> bool {
+        self.pid == WINDOWS_KERNEL_PID && self.name.known().is_some_and(|n| n == "System")
+    }
+
     /// A process known only by its PID: it exited before its details were read.
     pub fn exited(pid: Pid) -> Self {
         let gone = || "process exited before its details were read".to_string();

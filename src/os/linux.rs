@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
 
 use super::OsError;
-use super::processes;
-use crate::model::{Holders, Listener, Observation, Pid, UnknownReason};
+use super::processes::{self, UserNames};
+use crate::model::{Detail, Holders, Listener, Observation, Pid, UnknownReason};
 
 /// A listening socket as the kernel describes it.
 #[derive(Debug, Clone)]
@@ -52,7 +52,8 @@ pub fn observe(ports: &[u16]) -> Result<Observation, OsError> {
         .map(|socket| attribute(socket, &search, &identity, &mut notes))
         .collect();
     let holder_pids: BTreeSet<Pid> = search.by_inode.values().flatten().copied().collect();
-    let mut processes = processes::describe(&holder_pids);
+    let users = UserList(sysinfo::Users::new_with_refreshed_list().ok());
+    let mut processes = processes::describe(&holder_pids, &users);
     for process in processes.values_mut() {
         process.services.extend(systemd_unit(process.pid));
     }
@@ -171,6 +172,24 @@ fn user_of(uid: u32) -> String {
             (id.parse::<u32>().ok()? == uid).then(|| format!("{name} (uid {uid})"))
         })
         .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// Users named from the uid of each process, through the system's user list.
+struct UserList(Option<sysinfo::Users>);
+
+impl UserNames for UserList {
+    fn wants_uid(&self) -> bool {
+        true
+    }
+
+    fn name(&self, _: Pid, uid: Option<&sysinfo::Uid>) -> Detail<String> {
+        let Some(uid) = uid else {
+            return Detail::Unavailable(processes::denied("user"));
+        };
+        let named = self.0.as_ref().and_then(|u| u.get_user_by_id(uid));
+        let name = named.map(|u| u.name().to_string());
+        Detail::Known(name.unwrap_or_else(|| format!("{}", &**uid)))
+    }
 }
 
 /// Who portowner runs as.
