@@ -66,8 +66,9 @@ impl UnknownReason {
                 )
             }
             UnknownReason::NoOwnerReported => {
-                "the OS socket table gave no owning process for this socket; run elevated, \
-                 or check with `netstat -abno`"
+                "the OS socket table named no owning process for this socket (owner PID 0, \
+                 which is no process; Windows gives owners even to unelevated callers, Wine \
+                 never does); `netstat -abno` from an elevated prompt may name it"
                     .to_string()
             }
             UnknownReason::NotFound => {

@@ -249,3 +249,84 @@ fn map<T, U>(detail: Detail<T>, f: impl FnOnce(T) -> U) -> Detail<U> {
         Detail::Unavailable(why) => Detail::Unavailable(why),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Format;
+    use crate::expectation::{Expectations, NameRules};
+    use crate::judge::judge;
+    use crate::model::{Holders, Listener};
+    use crate::report::Context;
+    use crate::settings::Settings;
+
+    /// EdgeTransport.exe as a non-elevated portowner sees it: name and PID from the socket
+    /// table and snapshot, everything else refused.
+    fn refused_edge_transport() -> Report {
+        let why = "not readable: Access is denied.";
+        let edge = Process {
+            pid: 1300,
+            name: Detail::Known("EdgeTransport.exe".to_string()),
+            exe: Detail::Unavailable(why.to_string()),
+            cmdline: Detail::Unavailable(why.to_string()),
+            user: Detail::Unavailable(why.to_string()),
+            parent: Some(1200),
+            services: vec!["MSExchangeTransport".to_string()],
+            alive: true,
+        };
+        let observation = Observation {
+            listeners: vec![Listener {
+                address: "[::]:25".parse().unwrap(),
+                holders: Holders::Known(vec![1300]),
+            }],
+            processes: [(1300, edge)].into_iter().collect(),
+            elevated: Some(false),
+            notes: vec![],
+        };
+        let expectations = Expectations::uniform(Expectation::Named {
+            names: vec!["msexchangetransport".to_string()],
+            origin: Origin::Flag,
+        });
+        let judgement = judge(&observation, &[25], &expectations, NameRules::WINDOWS, &[]);
+        let settings = Settings {
+            ports: vec![25],
+            expectations,
+            format: Format::Json,
+            verbose: false,
+            banner: None,
+            also_probe: vec![],
+        };
+        let context = Context {
+            host: Some("ex01".into()),
+            time: "2026-01-01T00:00:00Z".into(),
+            version: "0",
+            os: "windows",
+            os_version: None,
+        };
+        Report::new(context, settings, observation, judgement)
+    }
+
+    #[test]
+    fn refused_details_are_null_with_the_reason_and_the_verdict_uses_what_is_known() {
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&refused_edge_transport())).expect("the report is JSON");
+        let holder = &json["ports"][0]["listeners"][0]["holders"][0];
+        for field in ["exe", "cmdline", "user"] {
+            assert!(holder[field].is_null(), "{field}: {holder}");
+            assert!(
+                holder["unavailable"][field]
+                    .as_str()
+                    .is_some_and(|why| why.contains("Access is denied")),
+                "{field}: {holder}"
+            );
+        }
+        assert_eq!(holder["name"], "EdgeTransport.exe");
+        assert_eq!(holder["services"][0], "MSExchangeTransport");
+        assert_eq!(holder["matched"], "msexchangetransport", "by service name");
+        assert_eq!(
+            (json["verdict"].as_str(), json["exit_code"].as_u64()),
+            (Some("ok"), Some(0))
+        );
+        assert_eq!(json["elevated"], false);
+    }
+}
