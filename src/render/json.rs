@@ -1,7 +1,10 @@
 //! The JSON report (schema in docs/json.md). Built from dedicated structs so that the
-//! schema changes only on purpose; `schema_version` goes up when it does.
+//! schema changes only on purpose; `schema_version` goes up when it does. The document is
+//! UTF-8 without a BOM and, beyond that, pure ASCII: remote PowerShell decodes a native
+//! program's output with the console code page, which garbles anything else.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use serde::Serialize;
 
@@ -99,7 +102,7 @@ struct JsonHolder {
     unavailable: BTreeMap<&'static str, String>,
 }
 
-/// The report as one pretty-printed JSON document.
+/// The report as one pretty-printed JSON document, ASCII only.
 pub fn to_json(report: &Report) -> String {
     let document = JsonReport {
         schema_version: SCHEMA_VERSION,
@@ -124,9 +127,28 @@ pub fn to_json(report: &Report) -> String {
         exit_code: report.exit().code(),
         advice: &report.advice,
     };
-    serde_json::to_string_pretty(&document).unwrap_or_else(|e| {
+    let json = serde_json::to_string_pretty(&document).unwrap_or_else(|e| {
         format!("{{\"schema_version\":{SCHEMA_VERSION},\"error\":\"{e}\",\"exit_code\":1}}")
-    })
+    });
+    ascii_only(&json)
+}
+
+/// `json` with every non-ASCII character written as a `\uXXXX` escape (a surrogate pair
+/// beyond the Basic Multilingual Plane). serde_json writes such characters only inside
+/// strings, where the escape means the same character.
+fn ascii_only(json: &str) -> String {
+    let mut ascii = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+            continue;
+        }
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            let _ = write!(ascii, "\\u{unit:04x}");
+        }
+    }
+    ascii
 }
 
 fn expectation(expectation: &Expectation) -> JsonExpectation {
@@ -304,6 +326,19 @@ mod tests {
             os_version: None,
         };
         Report::new(context, settings, observation, judgement)
+    }
+
+    #[test]
+    fn non_ascii_is_escaped_and_means_the_same() {
+        let original = serde_json::json!({"user": "J\u{fc}rgen", "banner": "220 \u{1f4e7} ok\x1b"});
+        let ascii = ascii_only(&original.to_string());
+        assert!(ascii.is_ascii() && !ascii.contains('\x1b'), "{ascii}");
+        assert!(
+            ascii.contains(r"J\u00fcrgen") && ascii.contains(r"\ud83d\udce7"),
+            "{ascii}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&ascii).expect("still JSON");
+        assert_eq!(back, original);
     }
 
     #[test]
