@@ -29,6 +29,7 @@ pub fn describe(holders: &BTreeSet<Pid>, users: &dyn UserNames) -> BTreeMap<Pid,
         return holders.iter().map(|&pid| (pid, unreadable(pid))).collect();
     };
     let mut found: BTreeMap<Pid, Process> = BTreeMap::new();
+    let mut started: BTreeMap<Pid, u64> = BTreeMap::new();
     let mut pending: Vec<Pid> = holders.iter().copied().collect();
 
     for _ in 0..MAX_DEPTH {
@@ -39,6 +40,7 @@ pub fn describe(holders: &BTreeSet<Pid>, users: &dyn UserNames) -> BTreeMap<Pid,
         let mut parents = Vec::new();
         for pid in pending.drain(..) {
             let process = read(&system, users, pid);
+            started.extend(start_time(&system, pid).map(|time| (pid, time)));
             if let Some(parent) = process.parent.filter(|p| *p != 0 && !found.contains_key(p)) {
                 parents.push(parent);
             }
@@ -47,7 +49,43 @@ pub fn describe(holders: &BTreeSet<Pid>, users: &dyn UserNames) -> BTreeMap<Pid,
         parents.retain(|p| !found.contains_key(p));
         pending = parents;
     }
+    forget_reused_parents(&mut found, &started);
+    keep_lineages(&mut found, holders);
     found
+}
+
+/// When the process started (seconds since the epoch), if the OS said: sysinfo reports 0 for
+/// a Windows process it may not open.
+fn start_time(system: &System, pid: Pid) -> Option<u64> {
+    let process = system.process(SysPid::from_u32(pid))?;
+    Some(process.start_time()).filter(|&time| time > 0)
+}
+
+/// Drops parent links to a process that started after its "child". Windows keeps a process's
+/// parent PID after the parent exits, and the PID may since name an unrelated process, whose
+/// services or name must not be credited to the child. (Linux re-parents orphans, so there
+/// the check never fires.) Unknown start times keep the link.
+fn forget_reused_parents(found: &mut BTreeMap<Pid, Process>, started: &BTreeMap<Pid, u64>) {
+    for child in found.values_mut() {
+        let parent_start = child.parent.and_then(|parent| started.get(&parent));
+        if let (Some(parent), Some(own)) = (parent_start, started.get(&child.pid))
+            && parent > own
+        {
+            child.parent = None;
+        }
+    }
+}
+
+/// Keeps only the holders and the processes their parent links lead to.
+fn keep_lineages(found: &mut BTreeMap<Pid, Process>, holders: &BTreeSet<Pid>) {
+    let mut wanted: BTreeSet<Pid> = BTreeSet::new();
+    for &holder in holders {
+        let mut next = Some(holder);
+        while let Some(pid) = next.filter(|&pid| wanted.insert(pid)) {
+            next = found.get(&pid).and_then(|process| process.parent);
+        }
+    }
+    found.retain(|pid, _| wanted.contains(pid));
 }
 
 fn refresh(system: &mut System, pids: &[Pid], users: &dyn UserNames) {
@@ -158,6 +196,43 @@ mod tests {
         fn name(&self, _: Pid, _: Option<&sysinfo::Uid>) -> Detail<String> {
             Detail::Unavailable("not asked".to_string())
         }
+    }
+
+    fn linked(pid: Pid, parent: Option<Pid>) -> Process {
+        Process {
+            parent,
+            ..unreadable(pid)
+        }
+    }
+
+    #[test]
+    fn a_parent_pid_reused_by_a_younger_process_is_no_parent() {
+        // EdgeTransport.exe (1300) outlived its parent; PID 1200 now names a younger svchost.
+        let mut found: BTreeMap<Pid, Process> = [
+            (1300, linked(1300, Some(1200))),
+            (1200, linked(1200, Some(700))),
+            (700, linked(700, None)),
+            (2000, linked(2000, Some(700))),
+        ]
+        .into();
+        let started = BTreeMap::from([(1300, 100), (1200, 500), (700, 10), (2000, 100)]);
+        forget_reused_parents(&mut found, &started);
+        keep_lineages(&mut found, &BTreeSet::from([1300, 2000]));
+        assert_eq!(found[&1300].parent, None);
+        assert!(
+            !found.contains_key(&1200),
+            "the unrelated process is not kept"
+        );
+        assert_eq!(found[&2000].parent, Some(700), "an older parent stays");
+        assert!(found.contains_key(&700));
+    }
+
+    #[test]
+    fn an_unknown_start_time_keeps_the_parent() {
+        let mut found: BTreeMap<Pid, Process> =
+            [(5, linked(5, Some(4))), (4, linked(4, None))].into();
+        forget_reused_parents(&mut found, &BTreeMap::from([(4, 900)]));
+        assert_eq!(found[&5].parent, Some(4));
     }
 
     /// Set in the environment of the child that [`a_child_of_this_test`] starts.
