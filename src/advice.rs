@@ -67,6 +67,13 @@ fn wrong_owner(port: &PortJudgement, observation: &Observation) -> String {
             strangers.push(holder.pid);
         }
     }
+    let kernel = |pid: &u32| {
+        let process = observation.processes.get(pid);
+        process.is_some_and(|p| p.is_windows_kernel())
+    };
+    if strangers.iter().any(kernel) {
+        return kernel_driver(port);
+    }
     let described: Vec<String> = strangers
         .iter()
         .map(|&pid| describe_process(observation, pid))
@@ -145,6 +152,21 @@ fn profile_of(expectation: &Expectation) -> Option<&'static Profile> {
         } => profile::find(profile),
         _ => None,
     }
+}
+
+/// The Windows kernel (System, PID 4) holds the port: a kernel-mode driver listens, which
+/// for a mail port is practically always HTTP.sys with a URL reservation or binding on it.
+fn kernel_driver(port: &PortJudgement) -> String {
+    let number = port.port;
+    format!(
+        "Port {number}: held by the Windows kernel (System, PID 4), not by {}: a kernel-mode \
+         driver listens there, almost always HTTP.sys on behalf of IIS, WinRM, Reporting \
+         Services or another program that registered an HTTP URL on port {number}. `netsh \
+         http show servicestate view=requestq` names the process that registered it; remove \
+         that site binding or URL reservation (`netsh http show urlacl`, `netsh http delete \
+         urlacl url=...`) or move it to another port, then restart the mail service.",
+        port.expectation.describe()
+    )
 }
 
 fn not_listening(port: &PortJudgement, judgement: &Judgement, obs: &Observation) -> String {
@@ -616,5 +638,29 @@ mod tests {
         );
         let quoted = quote(&long);
         assert!(!quoted.contains('\x1b') && quoted.ends_with("...") && quoted.len() < 130);
+    }
+
+    #[test]
+    fn the_kernel_holding_the_port_points_at_http_sys() {
+        let mut system = process(4, "System");
+        system.exe = Detail::Unavailable("kernel".into());
+        let observation = Observation {
+            listeners: vec![Listener {
+                address: SocketAddr::from(([0, 0, 0, 0], 25)),
+                holders: Holders::Known(vec![4]),
+            }],
+            processes: [(4, system)].into_iter().collect(),
+            ..Observation::default()
+        };
+        let plan = Expectations::uniform(Expectation::Catalog);
+        let judgement = judge(&observation, &[25], &plan, NameRules::WINDOWS, &[]);
+        let advice = advise(&judgement, &observation).join("\n");
+        assert!(
+            advice.contains("Windows kernel (System, PID 4)"),
+            "{advice}"
+        );
+        assert!(advice.contains("HTTP.sys"), "{advice}");
+        assert!(advice.contains("netsh http show servicestate"), "{advice}");
+        assert!(!advice.contains("--expect System"), "{advice}");
     }
 }

@@ -9,6 +9,14 @@ use std::path::PathBuf;
 /// A process identifier as the OS reports it.
 pub type Pid = u32;
 
+/// The PID of the Windows kernel's `System` process. A socket it holds belongs to a
+/// kernel-mode driver (for a mail port usually HTTP.sys), not to a program.
+pub const WINDOWS_KERNEL_PID: Pid = 4;
+
+/// Why the Windows kernel shows no executable or command line.
+pub const KERNEL_HOLDER: &str = "the Windows kernel (System, PID 4) has none: a kernel-mode \
+                                 driver such as HTTP.sys holds this socket, not a program";
+
 /// One TCP socket in the LISTEN state on an inspected port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
@@ -58,8 +66,9 @@ impl UnknownReason {
                 )
             }
             UnknownReason::NoOwnerReported => {
-                "the OS socket table gave no owning process for this socket; run elevated, \
-                 or check with `netstat -abno`"
+                "the OS socket table named no owning process for this socket (owner PID 0, \
+                 which is no process; Windows gives owners even to unelevated callers, Wine \
+                 never does); `netstat -abno` from an elevated prompt may name it"
                     .to_string()
             }
             UnknownReason::NotFound => {
@@ -122,6 +131,13 @@ pub struct Process {
 }
 
 impl Process {
+    /// Whether this is the Windows kernel (`System`, PID 4), which holds the sockets that
+    /// kernel-mode drivers such as HTTP.sys listen on. (On Linux PID 4 is a kernel thread
+    /// with another name, and kernel threads hold no sockets.)
+    pub fn is_windows_kernel(&self) -> bool {
+        self.pid == WINDOWS_KERNEL_PID && self.name.known().is_some_and(|n| n == "System")
+    }
+
     /// A process known only by its PID: it exited before its details were read.
     pub fn exited(pid: Pid) -> Self {
         Process::known_only_by_pid(pid, "process exited before its details were read", false)

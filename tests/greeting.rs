@@ -1,6 +1,7 @@
 //! The greeting check end to end: the built binary against fake SMTP servers that this test
 //! starts on loopback, one per misbehaviour. Each gets its finding, verdict and exit code,
-//! within a bounded time.
+//! within a bounded time. Under Wine, where the OS names no socket owner, an `ok` owner
+//! verdict is the honest `owner-unknown` instead (see `support::own`).
 
 // Tests may panic: a panic is a failed test.
 #![allow(
@@ -16,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use support::fake_smtp::{Behaviour, FakeSmtp};
-use support::{code, run, run_json, stdout};
+use support::{code, own, run, run_json, stdout};
 
 const LOCAL4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -50,6 +51,16 @@ fn check(server: &FakeSmtp, extra: &[&str]) -> (serde_json::Value, String, i32, 
         code(&output),
         took,
     )
+}
+
+/// How long a run takes that probes nothing: starting the process and observing the
+/// sockets. Time budgets below add it, because under Wine starting a Windows process alone
+/// takes most of a second (more when the tests run in parallel on a small machine).
+fn startup() -> Duration {
+    let port = support::free_port().to_string();
+    let started = Instant::now();
+    let _ = run(&["--port", &port, "--no-banner"]);
+    started.elapsed()
 }
 
 fn me_static() -> &'static str {
@@ -103,7 +114,9 @@ fn every_misbehaviour_gets_its_finding_verdict_and_exit_code() {
         (Behaviour::HugeNoNewline, "not-smtp", "bad-banner", 6),
         (Behaviour::EscapeSequences, "ok", "ok", 0),
     ];
+    let budget = Duration::from_secs(5) + startup();
     for (behaviour, finding, verdict, exit) in cases {
+        let (verdict, exit) = own(verdict, exit);
         let shown = format!("{behaviour:?}");
         let server = FakeSmtp::start(LOCAL4, behaviour);
         let (greeting, got_verdict, got_exit, took) = check(&server, &[]);
@@ -111,8 +124,7 @@ fn every_misbehaviour_gets_its_finding_verdict_and_exit_code() {
         assert_eq!(greeting["finding"], finding, "{shown}: {greeting}");
         assert_eq!(got_verdict, verdict, "{shown}");
         assert_eq!(got_exit, exit, "{shown}");
-        // A bound against hanging, with room for a busy machine: the timeout is 1 s.
-        assert!(took < Duration::from_secs(10), "{shown} took {took:?}");
+        assert!(took < budget, "{shown} took {took:?}");
         assert!(
             !record.spoke_early,
             "{shown}: portowner spoke before the greeting"
@@ -125,7 +137,7 @@ fn a_good_greeting_is_followed_by_quit_and_reported_with_timings() {
     let server = FakeSmtp::start(LOCAL4, Behaviour::Normal);
     let (greeting, _, exit, _) = check(&server, &[]);
     let record = server.finish();
-    assert_eq!(exit, 0);
+    assert_eq!(exit, own("ok", 0).1);
     assert_eq!(greeting["code"], 220);
     assert!(
         greeting["connect_ms"].is_u64() && greeting["greeting_ms"].is_u64(),
@@ -167,11 +179,16 @@ fn escape_sequences_in_a_banner_never_reach_the_terminal() {
 #[test]
 fn no_banner_skips_the_probe() {
     let server = FakeSmtp::start(LOCAL4, Behaviour::Silence);
-    let (greeting, verdict, exit, _) = check(&server, &["--no-banner"]);
+    let budget = Duration::from_secs(1) + 2 * startup();
+    let (greeting, verdict, exit, took) = check(&server, &["--no-banner"]);
     let record = server.finish();
     assert!(greeting.is_null());
-    assert_eq!((verdict.as_str(), exit), ("ok", 0));
-    assert_eq!(record.connections, 0);
+    assert_eq!((verdict.as_str(), exit), own("ok", 0));
+    assert_eq!(record.connections, 0, "the silent server was not probed");
+    assert!(
+        took < budget,
+        "no wait for the 1 s greeting timeout: {took:?}"
+    );
 }
 
 #[test]
@@ -188,16 +205,15 @@ fn ipv4_and_ipv6_listeners_are_probed_concurrently() {
         v6.addr().port(),
         other.addr().port()
     );
+    // All three time out after 3 s: about 3 s together, 9 s one after the other. The bound
+    // sits between, above the start-up cost (which is large under Wine).
+    let budget = Duration::from_secs(6) + startup();
     let started = Instant::now();
     let (json, output) = run_json(&["--port", &ports, "--expect", &me(), "--banner-timeout", "3"]);
     let took = started.elapsed();
     assert_eq!(code(&output), 6);
     assert_eq!(json["verdict"], "no-banner");
-    // One after another would take at least 9 s.
-    assert!(
-        took < Duration::from_secs(7),
-        "probes ran one after another: {took:?}"
-    );
+    assert!(took < budget, "probes ran one after another: {took:?}");
 }
 
 #[test]
@@ -207,7 +223,11 @@ fn also_probe_compares_a_masking_address_with_the_local_greeting() {
     let port = local.addr().port().to_string();
     let extra = masked.addr().to_string();
     let (json, output) = run_json(&["--port", &port, "--expect", &me(), "--also-probe", &extra]);
-    assert_eq!(code(&output), 0, "the server itself is fine: {json}");
+    assert_eq!(
+        code(&output),
+        own("ok", 0).1,
+        "the server itself is fine: {json}"
+    );
     assert_eq!(json["also_probe"][0]["finding"], "masked");
     assert_eq!(json["also_probe"][0]["address"], extra);
     let advice = json["advice"].to_string();
@@ -257,7 +277,7 @@ fn loopback_only_listener_is_a_warning() {
     let local = FakeSmtp::start(LOCAL4, Behaviour::Normal);
     let port = local.addr().port().to_string();
     let (json, output) = run_json(&["--port", &port, "--expect", &me()]);
-    assert_eq!(code(&output), 0);
+    assert_eq!(code(&output), own("ok", 0).1);
     assert!(
         json["advice"].to_string().contains("loopback only"),
         "{json}"

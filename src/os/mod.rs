@@ -8,14 +8,18 @@
 //!   which needs root for other users' processes. The expected owner's process trees are
 //!   searched first; see `linux/holders.rs` and docs/performance.md.
 //! - Windows: the TCP tables from `GetExtendedTcpTable` (netstat2) name one owning PID per
-//!   socket; process details come from a process snapshot.
+//!   socket; process details come from a process snapshot, users and elevation from process
+//!   tokens, services from the Service Control Manager.
 
 mod processes;
+pub mod services;
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(windows)]
 mod windows;
+#[cfg(windows)]
+mod windows_api;
 
 use std::io;
 

@@ -1,7 +1,10 @@
 //! The JSON report (schema in docs/json.md). Built from dedicated structs so that the
-//! schema changes only on purpose; `schema_version` goes up when it does.
+//! schema changes only on purpose; `schema_version` goes up when it does. The document is
+//! UTF-8 without a BOM and, beyond that, pure ASCII: remote PowerShell decodes a native
+//! program's output with the console code page, which garbles anything else.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use serde::Serialize;
 
@@ -147,7 +150,7 @@ struct JsonHolder {
     unavailable: BTreeMap<&'static str, String>,
 }
 
-/// The report as one pretty-printed JSON document.
+/// The report as one pretty-printed JSON document, ASCII only.
 pub fn to_json(report: &Report) -> String {
     let document = JsonReport {
         schema_version: SCHEMA_VERSION,
@@ -176,9 +179,28 @@ pub fn to_json(report: &Report) -> String {
         exit_code: report.exit().code(),
         advice: &report.advice,
     };
-    serde_json::to_string_pretty(&document).unwrap_or_else(|e| {
+    let json = serde_json::to_string_pretty(&document).unwrap_or_else(|e| {
         format!("{{\"schema_version\":{SCHEMA_VERSION},\"error\":\"{e}\",\"exit_code\":1}}")
-    })
+    });
+    ascii_only(&json)
+}
+
+/// `json` with every non-ASCII character written as a `\uXXXX` escape (a surrogate pair
+/// beyond the Basic Multilingual Plane). serde_json writes such characters only inside
+/// strings, where the escape means the same character.
+fn ascii_only(json: &str) -> String {
+    let mut ascii = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+            continue;
+        }
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            let _ = write!(ascii, "\\u{unit:04x}");
+        }
+    }
+    ascii
 }
 
 /// The profiles `--profile list` prints, as one JSON document.
@@ -347,5 +369,101 @@ fn map<T, U>(detail: Detail<T>, f: impl FnOnce(T) -> U) -> Detail<U> {
     match detail {
         Detail::Known(value) => Detail::Known(f(value)),
         Detail::Unavailable(why) => Detail::Unavailable(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Format;
+    use crate::expectation::{Expectations, NameRules};
+    use crate::judge::judge;
+    use crate::model::{Holders, Listener};
+    use crate::report::Context;
+    use crate::settings::Settings;
+
+    /// EdgeTransport.exe as a non-elevated portowner sees it: name and PID from the socket
+    /// table and snapshot, everything else refused.
+    fn refused_edge_transport() -> Report {
+        let why = "not readable: Access is denied.";
+        let edge = Process {
+            pid: 1300,
+            name: Detail::Known("EdgeTransport.exe".to_string()),
+            exe: Detail::Unavailable(why.to_string()),
+            cmdline: Detail::Unavailable(why.to_string()),
+            user: Detail::Unavailable(why.to_string()),
+            parent: Some(1200),
+            services: vec!["MSExchangeTransport".to_string()],
+            alive: true,
+        };
+        let observation = Observation {
+            listeners: vec![Listener {
+                address: "[::]:25".parse().unwrap(),
+                holders: Holders::Known(vec![1300]),
+            }],
+            processes: [(1300, edge)].into_iter().collect(),
+            elevated: Some(false),
+            notes: vec![],
+        };
+        let expectations = Expectations::uniform(Expectation::Named {
+            names: vec!["msexchangetransport".to_string()],
+            origin: Origin::Flag,
+        });
+        let judgement = judge(&observation, &[25], &expectations, NameRules::WINDOWS, &[]);
+        let settings = Settings {
+            ports: vec![25],
+            expectations,
+            profile: None,
+            format: Format::Json,
+            verbose: false,
+            banner: None,
+            also_probe: vec![],
+            method: crate::os::Method::default(),
+        };
+        let context = Context {
+            host: Some("ex01".into()),
+            time: "2026-01-01T00:00:00Z".into(),
+            version: "0",
+            os: "windows",
+            os_version: None,
+        };
+        Report::new(context, settings, observation, judgement)
+    }
+
+    #[test]
+    fn non_ascii_is_escaped_and_means_the_same() {
+        let original = serde_json::json!({"user": "J\u{fc}rgen", "banner": "220 \u{1f4e7} ok\x1b"});
+        let ascii = ascii_only(&original.to_string());
+        assert!(ascii.is_ascii() && !ascii.contains('\x1b'), "{ascii}");
+        assert!(
+            ascii.contains(r"J\u00fcrgen") && ascii.contains(r"\ud83d\udce7"),
+            "{ascii}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&ascii).expect("still JSON");
+        assert_eq!(back, original);
+    }
+
+    #[test]
+    fn refused_details_are_null_with_the_reason_and_the_verdict_uses_what_is_known() {
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&refused_edge_transport())).expect("the report is JSON");
+        let holder = &json["ports"][0]["listeners"][0]["holders"][0];
+        for field in ["exe", "cmdline", "user"] {
+            assert!(holder[field].is_null(), "{field}: {holder}");
+            assert!(
+                holder["unavailable"][field]
+                    .as_str()
+                    .is_some_and(|why| why.contains("Access is denied")),
+                "{field}: {holder}"
+            );
+        }
+        assert_eq!(holder["name"], "EdgeTransport.exe");
+        assert_eq!(holder["services"][0], "MSExchangeTransport");
+        assert_eq!(holder["matched"], "msexchangetransport", "by service name");
+        assert_eq!(
+            (json["verdict"].as_str(), json["exit_code"].as_u64()),
+            (Some("ok"), Some(0))
+        );
+        assert_eq!(json["elevated"], false);
     }
 }

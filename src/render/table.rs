@@ -8,19 +8,26 @@ use tabled::settings::Style as TableStyle;
 use crate::advice::quote;
 use crate::banner::BannerReport;
 use crate::judge::{HolderJudgement, ListenerJudgement, PortJudgement, Verdict};
-use crate::model::{Detail, Observation};
+use crate::model::{Detail, Observation, Process};
 use crate::report::Report;
 use crate::sanitize::for_terminal;
 
-const HEADER: [&str; 7] = [
+const HEADER: [&str; COLUMNS] = [
     "PORT",
     "ADDRESS",
     "PID",
     "PROCESS",
+    "SERVICE",
     "USER",
     "EXECUTABLE",
     "EXPECTED",
 ];
+
+/// Cells per row.
+const COLUMNS: usize = 8;
+
+/// The SERVICE cell of the Windows kernel (PID 4), which hosts drivers, not services.
+const KERNEL_DRIVER: &str = "(kernel driver, e.g. HTTP.sys)";
 
 /// The report as text; `colour` adds ANSI colour to the verdict words.
 pub fn to_text(report: &Report, colour: bool) -> String {
@@ -61,7 +68,7 @@ pub fn to_text(report: &Report, colour: bool) -> String {
     text
 }
 
-fn port_rows(port: &PortJudgement, observation: &Observation) -> Vec<[String; 7]> {
+fn port_rows(port: &PortJudgement, observation: &Observation) -> Vec<[String; COLUMNS]> {
     if port.listeners.is_empty() {
         let dash = || "-".to_string();
         return vec![[
@@ -71,7 +78,8 @@ fn port_rows(port: &PortJudgement, observation: &Observation) -> Vec<[String; 7]
             "(nothing listening)".to_string(),
             dash(),
             dash(),
-            "-".to_string(),
+            dash(),
+            dash(),
         ]];
     }
     port.listeners
@@ -80,7 +88,11 @@ fn port_rows(port: &PortJudgement, observation: &Observation) -> Vec<[String; 7]
         .collect()
 }
 
-fn listener_rows(port: u16, listener: &ListenerJudgement, obs: &Observation) -> Vec<[String; 7]> {
+fn listener_rows(
+    port: u16,
+    listener: &ListenerJudgement,
+    obs: &Observation,
+) -> Vec<[String; COLUMNS]> {
     let address = listener.address.to_string();
     if let Some(reason) = &listener.unknown {
         return vec![[
@@ -88,6 +100,7 @@ fn listener_rows(port: u16, listener: &ListenerJudgement, obs: &Observation) -> 
             address,
             "?".to_string(),
             format!("(unknown: {})", reason.code()),
+            "?".to_string(),
             "?".to_string(),
             "?".to_string(),
             "?".to_string(),
@@ -105,7 +118,7 @@ fn holder_row(
     address: &str,
     holder: &HolderJudgement,
     obs: &Observation,
-) -> [String; 7] {
+) -> [String; COLUMNS] {
     let process = obs.processes.get(&holder.pid);
     let shown = |detail: Option<&Detail<String>>| {
         detail
@@ -125,10 +138,20 @@ fn holder_row(
         address.to_string(),
         holder.pid.to_string(),
         name,
+        service_cell(process),
         shown(process.map(|p| &p.user)),
         exe,
         expected_cell(holder, obs),
     ]
+}
+
+/// The services (Windows) or systemd unit (Linux) of a holder, `-` when it has none.
+fn service_cell(process: Option<&Process>) -> String {
+    match process {
+        Some(p) if p.is_windows_kernel() => KERNEL_DRIVER.to_string(),
+        Some(p) if !p.services.is_empty() => for_terminal(&p.services.join(", ")),
+        _ => "-".to_string(),
+    }
 }
 
 fn expected_cell(holder: &HolderJudgement, obs: &Observation) -> String {
@@ -240,7 +263,7 @@ mod tests {
     use crate::cli::Format;
     use crate::expectation::{Expectation, Expectations, NameRules};
     use crate::judge::judge;
-    use crate::model::{Holders, Listener, Process, UnknownReason};
+    use crate::model::{Holders, Listener, UnknownReason};
     use crate::report::{Context, Report};
     use crate::settings::Settings;
     use std::path::PathBuf;
@@ -271,9 +294,13 @@ mod tests {
             elevated: Some(true),
             notes: vec![],
         };
+        report_of(observation, vec![25, 587, 2525], NameRules::UNIX)
+    }
+
+    /// The report on `observation`, judged against the built-in catalog.
+    fn report_of(observation: Observation, ports: Vec<u16>, rules: NameRules) -> Report {
         let expectations = Expectations::uniform(Expectation::Catalog);
-        let ports = vec![25, 587, 2525];
-        let judgement = judge(&observation, &ports, &expectations, NameRules::UNIX, &[]);
+        let judgement = judge(&observation, &ports, &expectations, rules, &[]);
         let settings = Settings {
             ports,
             expectations,
@@ -292,6 +319,37 @@ mod tests {
             os_version: None,
         };
         Report::new(context, settings, observation, judgement)
+    }
+
+    /// The trimmed cells of the table row whose PID cell is `pid`.
+    fn cells<'a>(text: &'a str, pid: &str) -> Vec<&'a str> {
+        text.lines()
+            .map(|line| line.split('|').map(str::trim).collect::<Vec<_>>())
+            .find(|cells| cells.get(2) == Some(&pid))
+            .unwrap_or_else(|| panic!("no row for PID {pid}: {text}"))
+    }
+
+    /// A Windows holder of port 25 with the given PID, name and services.
+    fn windows_holder(pid: u32, name: &str, services: &[&str]) -> Observation {
+        let process = Process {
+            pid,
+            name: Detail::Known(name.to_string()),
+            exe: Detail::Unavailable("access denied".into()),
+            cmdline: Detail::Unavailable("access denied".into()),
+            user: Detail::Unavailable("access denied".into()),
+            parent: None,
+            services: services.iter().map(|s| s.to_string()).collect(),
+            alive: true,
+        };
+        Observation {
+            listeners: vec![Listener {
+                address: "0.0.0.0:25".parse().unwrap(),
+                holders: Holders::Known(vec![pid]),
+            }],
+            processes: [(pid, process)].into_iter().collect(),
+            elevated: Some(false),
+            notes: vec![],
+        }
     }
 
     #[test]
@@ -315,5 +373,43 @@ mod tests {
     fn colour_only_when_asked() {
         assert!(!to_text(&sample(), false).contains('\x1b'));
         assert!(to_text(&sample(), true).contains("\x1b["));
+    }
+
+    #[test]
+    fn services_have_their_own_column() {
+        let edge = windows_holder(1300, "EdgeTransport.exe", &["MSExchangeTransport"]);
+        let text = to_text(&report_of(edge, vec![25], NameRules::WINDOWS), false);
+        assert_eq!(
+            cells(&text, "PID")[3..6],
+            ["PROCESS", "SERVICE", "USER"],
+            "{text}"
+        );
+        assert_eq!(
+            cells(&text, "1300")[3..7],
+            ["EdgeTransport.exe", "MSExchangeTransport", "?", "?"],
+            "unavailable details are `?`, the verdict comes from the name: {text}"
+        );
+        assert!(text.contains("port 25: ok"), "{text}");
+        assert_eq!(
+            cells(&to_text(&sample(), false), "66")[4],
+            "-",
+            "no services"
+        );
+    }
+
+    #[test]
+    fn the_kernel_is_shown_as_a_driver() {
+        let kernel = windows_holder(4, "System", &[]);
+        let text = to_text(&report_of(kernel, vec![25], NameRules::WINDOWS), false);
+        assert_eq!(
+            cells(&text, "4")[3..5],
+            ["System", "(kernel driver, e.g. HTTP.sys)"],
+            "{text}"
+        );
+        assert!(text.contains("port 25: wrong-owner"), "{text}");
+        assert!(
+            text.contains("next: Port 25: held by the Windows kernel"),
+            "{text}"
+        );
     }
 }

@@ -12,11 +12,11 @@ mod sockets;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 
-use super::processes;
+use super::processes::{self, UserNames};
 use super::{HolderSearch, Method, OsError};
 use crate::expectation::{Expectations, NameRules};
 use crate::judge::{Verdict, judge};
-use crate::model::{Holders, Listener, Observation, Pid, Process, UnknownReason};
+use crate::model::{Detail, Holders, Listener, Observation, Pid, Process, UnknownReason};
 use holders::Found;
 use sockets::{KernelSocket, Listing};
 
@@ -86,7 +86,8 @@ fn assemble(listing: &Listing, found: &Found) -> Observation {
         .map(|socket| attribute(socket, found, &identity, &mut notes))
         .collect();
     let holder_pids: BTreeSet<Pid> = found.by_inode.values().flatten().copied().collect();
-    let mut processes = processes::describe(&holder_pids);
+    let users = UserList(sysinfo::Users::new_with_refreshed_list().ok());
+    let mut processes = processes::describe(&holder_pids, &users);
     for process in processes.values_mut() {
         process.services.extend(systemd_unit(process.pid));
     }
@@ -136,6 +137,24 @@ fn attribute(
     Listener {
         address: socket.address,
         holders,
+    }
+}
+
+/// Users named from the uid of each process, through the system's user list.
+struct UserList(Option<sysinfo::Users>);
+
+impl UserNames for UserList {
+    fn wants_uid(&self) -> bool {
+        true
+    }
+
+    fn name(&self, _: Pid, uid: Option<&sysinfo::Uid>) -> Detail<String> {
+        let Some(uid) = uid else {
+            return Detail::Unavailable(processes::denied("user"));
+        };
+        let named = self.0.as_ref().and_then(|u| u.get_user_by_id(uid));
+        let name = named.map(|u| u.name().to_string());
+        Detail::Known(name.unwrap_or_else(|| format!("{}", &**uid)))
     }
 }
 
@@ -241,6 +260,23 @@ mod tests {
         observe(&[port], expected, method).unwrap()
     }
 
+    /// The holders of the only listener, leaving out a child that another test forked at this
+    /// moment: until it execs, it holds every descriptor of this process.
+    fn holders_besides_forks(observation: &Observation) -> Vec<Pid> {
+        let me = std::process::id();
+        let Holders::Known(pids) = &observation.listeners[0].holders else {
+            panic!("{observation:?}");
+        };
+        let forked = |pid: &Pid| {
+            let process = observation.processes.get(pid);
+            process.is_some_and(|p| p.parent == Some(me) || !p.alive)
+        };
+        pids.iter()
+            .copied()
+            .filter(|pid| *pid == me || !forked(pid))
+            .collect()
+    }
+
     #[test]
     fn both_searches_find_this_process_as_the_holder_of_its_own_listener() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -252,10 +288,10 @@ mod tests {
         let targeted = observe_by(port, &expected, HolderSearch::Targeted);
         let full = observe_by(port, &expected, HolderSearch::Full);
         assert_eq!(targeted.listeners.len(), 1, "{targeted:?}");
-        assert_eq!(targeted.listeners[0].holders, Holders::Known(vec![me]));
+        assert_eq!(holders_besides_forks(&targeted), vec![me]);
+        assert_eq!(holders_besides_forks(&full), vec![me]);
+        assert_eq!(targeted.processes.get(&me), full.processes.get(&me));
         assert!(targeted.processes.contains_key(&me));
-        assert_eq!(targeted.listeners, full.listeners);
-        assert_eq!(targeted.processes, full.processes);
         assert!(
             targeted.notes.iter().any(|n| n.contains("targeted")),
             "{:?}",
@@ -269,7 +305,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let observation = observe_by(port, &expecting("master"), HolderSearch::Targeted);
         let me = std::process::id();
-        assert_eq!(observation.listeners[0].holders, Holders::Known(vec![me]));
+        assert_eq!(holders_besides_forks(&observation), vec![me]);
         assert!(
             observation.notes.iter().any(|n| n.contains("full search")),
             "{:?}",
