@@ -1,6 +1,7 @@
 //! Advice: what the administrator should do next, following the usual investigation of
 //! "Expected service banner was not received": first the owner of the port, then whether the
 //! service greets, then what sits in front of the server.
+#![forbid(unsafe_code)]
 
 use crate::banner::{BannerReport, Finding};
 use crate::expectation::{Expectation, NameRules, Origin, satisfies};

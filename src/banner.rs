@@ -17,6 +17,7 @@
 //! expects implicit TLS normally stays silent (the TLS client speaks first),
 //! so it shows up as [`Finding::Timeout`]; only a server that volunteers TLS
 //! bytes is reported as [`Finding::NotSmtp`] with a TLS hint.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};

@@ -1,6 +1,7 @@
 //! What this binary is: its version, the target it was built for, the build profile and the
 //! compiler. build.rs records them at build time, so that a report collected from a server
 //! says exactly which build ran there.
+#![forbid(unsafe_code)]
 
 /// portowner's version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

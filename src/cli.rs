@@ -1,5 +1,6 @@
 //! The command line as typed, checked by clap for syntax only. [`crate::settings`] turns it,
 //! the environment and the config file into the settings a run uses.
+#![forbid(unsafe_code)]
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

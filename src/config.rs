@@ -8,6 +8,7 @@
 //! ```
 //!
 //! Every problem is reported with the file and line, and is a usage error (exit 2).
+#![forbid(unsafe_code)]
 
 use std::fs;
 use std::path::Path;

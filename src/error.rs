@@ -1,5 +1,6 @@
 //! The errors portowner stops on, each with the exit code it ends the run with. Results
 //! such as a wrong owner are not errors: they are verdicts.
+#![forbid(unsafe_code)]
 
 use std::io;
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 //!
 //! Every code is listed here once, with the words `--help`, the README and
 //! docs/exit-codes.md use for it; a unit test keeps the numbers from drifting.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

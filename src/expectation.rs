@@ -3,6 +3,7 @@
 //! An expectation is either a list of names the user gave (`--expect`, `PORTOWNER_EXPECT`,
 //! the config file) or the built-in catalog of known SMTP servers. A name may be a process
 //! name, an executable file name, a full executable path, or a service/unit name.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,6 +1,7 @@
 //! The extras around the main job: shell completion scripts and the man page, both generated
 //! from the clap definition in [`crate::cli`] so that they cannot drift from `--help`, and the
 //! `--version` text. Each is written to stdout, or into a directory given with `--dir`.
+#![forbid(unsafe_code)]
 
 use std::fs;
 use std::io::{self, Write};

@@ -1,5 +1,6 @@
 //! Judging: from what was observed and what was expected, a verdict per port and overall.
 //! Pure functions over plain data; the OS is not touched here.
+#![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
 

@@ -5,6 +5,10 @@
 //! [`os`] observes, [`judge`] judges, [`advice`] advises, [`render`] prints, and [`exit`]
 //! turns the verdict into the process exit code. [`extras`] holds what is not the main job:
 //! shell completions, the man page and the version text ([`build_info`]).
+//!
+//! Unsafe code: `Cargo.toml` denies it for the crate, every module but `os::windows_api`
+//! forbids it, and that one module (the Windows API calls) allows it with a SAFETY comment
+//! on each block. (A crate-wide `forbid` would not let that module allow it.)
 
 pub mod advice;
 pub mod banner;

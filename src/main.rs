@@ -1,5 +1,6 @@
 //! The portowner command: parse, resolve, observe, judge, render, exit; or, for
 //! `--profile list` and the extras (completions, man page), print those.
+#![forbid(unsafe_code)]
 
 use std::io::{self, Write};
 use std::net::SocketAddr;

@@ -1,6 +1,7 @@
 //! What the OS layer observed, as plain data: listening sockets, who holds them, and the
 //! facts about those processes. Judging and rendering read only these types, so tests can
 //! build them by hand.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,4 +1,5 @@
 //! Port arguments: numbers and the SMTP service names, one or many per value.
+#![forbid(unsafe_code)]
 
 use thiserror::Error;
 

@@ -33,6 +33,7 @@
 //! Postfix is `ok` rather than `not-listening` on a 465 nobody enabled. Every profile still
 //! names an owner for any other port: `--profile postfix --port 25,465,587` expects Postfix's
 //! master on all three.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
 //! A finished run: where and when it ran, what was observed, how it was judged, and the
 //! advice. Renderers read only this.
+#![forbid(unsafe_code)]
 
 use std::time::SystemTime;
 

@@ -2,6 +2,7 @@
 //! banners come from other programs; a process can name itself with terminal escape
 //! sequences. Text output is plain ASCII (remote PowerShell garbles the rest), so every
 //! control or non-ASCII character is shown as a visible escape instead.
+#![forbid(unsafe_code)]
 
 use std::fmt::Write;
 

@@ -4,6 +4,7 @@
 //! expected owners, as part of its source: within one source, `--port` and `--expect` (or
 //! their variable or key) beat the profile for what they set. Nothing here touches the OS
 //! except reading the config file.
+#![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
 

@@ -4,6 +4,7 @@
 //! once its child is read), each PID once. A detail the OS refuses (a protected process,
 //! another user's, portowner not elevated) is [`Detail::Unavailable`] with the reason; the
 //! name from the snapshot is still known.
+#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -3,6 +3,7 @@
 //! `services`, and gives a worker process that hosts no service its parent's: EdgeTransport.exe
 //! hosts no service itself but runs under MSExchangeTransport.exe, which hosts
 //! `MSExchangeTransport`. Plain data in and out, so it is tested on every platform.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 

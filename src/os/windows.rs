@@ -6,6 +6,7 @@
 //! owner, so no search for holders is needed and the expectations are not used), then one
 //! process refresh for the holders and one per generation of their ancestors, each over
 //! those PIDs only, and one service enumeration. Nothing is done per process of the machine.
+#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

@@ -2,6 +2,7 @@
 //! schema changes only on purpose; `schema_version` goes up when it does. The document is
 //! UTF-8 without a BOM and, beyond that, pure ASCII: remote PowerShell decodes a native
 //! program's output with the console code page, which garbles anything else.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -1,5 +1,6 @@
 //! Turning a [`Report`] into what stdout shows: a table for people, JSON for programs; and
 //! the same two forms of `--profile list`.
+#![forbid(unsafe_code)]
 
 mod json;
 mod table;

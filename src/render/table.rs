@@ -1,5 +1,6 @@
 //! The human-readable report: an ASCII table of listeners and holders, a verdict line per
 //! port, and the advice. Everything the system supplied is sanitised before it is shown.
+#![forbid(unsafe_code)]
 
 use anstyle::{AnsiColor, Style};
 use tabled::builder::Builder;

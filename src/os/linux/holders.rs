@@ -18,6 +18,7 @@
 //! too, because it was passed the descriptor over a unix socket. The caller keeps a targeted
 //! answer only when its verdict is `ok` (see `super::observe`), so such a process is missed
 //! only when the expected server also holds the socket. `docs/performance.md` says more.
+#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};

@@ -5,6 +5,7 @@
 //! answer is kept only when every socket got a holder and the verdict on it is `ok`.
 //! Anything else (no holder found, a wrong owner, an unknown one) is answered from the full
 //! scan of every process, as `ss -p` would, so a problem is always reported completely.
+#![forbid(unsafe_code)]
 
 mod holders;
 mod sockets;

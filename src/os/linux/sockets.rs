@@ -5,6 +5,7 @@
 //! forbid it) or answers with an error, `/proc/net/tcp` and `/proc/net/tcp6` are parsed
 //! instead. netstat2's netlink iterator is not used here: it ends a listing silently on a
 //! netlink error message, which would look like "nothing listens".
+#![forbid(unsafe_code)]
 
 use std::fs;
 use std::io::{self, ErrorKind};
