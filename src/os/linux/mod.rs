@@ -76,10 +76,11 @@ fn assemble(listing: &Listing, found: &Found) -> Observation {
     let identity = Identity::current();
     let mut notes: Vec<String> = listing.note.iter().cloned().collect();
     if found.unreadable > 0 {
-        notes.push(format!(
-            "{} processes' descriptor tables were not readable (permission denied)",
-            found.unreadable
-        ));
+        let count = match found.unreadable {
+            1 => "1 process's descriptor table was".to_string(),
+            n => format!("{n} processes' descriptor tables were"),
+        };
+        notes.push(format!("{count} not readable (permission denied)"));
     }
     let listeners: Vec<Listener> = listing
         .sockets
