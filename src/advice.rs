@@ -448,19 +448,9 @@ mod tests {
     use crate::judge::judge;
     use crate::model::{Detail, Holders, Listener, Process};
     use std::net::SocketAddr;
-    use std::path::PathBuf;
 
     fn process(pid: u32, name: &str) -> Process {
-        Process {
-            pid,
-            name: Detail::Known(name.into()),
-            exe: Detail::Known(PathBuf::from(format!("/usr/sbin/{name}"))),
-            cmdline: Detail::Known(vec![name.into()]),
-            user: Detail::Known("root".into()),
-            parent: None,
-            services: vec![],
-            alive: true,
-        }
+        Process::fake(pid, name, &format!("/usr/sbin/{name}"), None)
     }
 
     fn greeting(target: &str, finding: Finding, line: &str) -> BannerReport {

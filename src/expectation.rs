@@ -314,19 +314,9 @@ fn same_service(service: &str, wanted: &str) -> bool {
 mod tests {
     use super::*;
     use crate::model::Detail;
-    use std::path::PathBuf;
 
     fn process(pid: Pid, name: &str, exe: &str, parent: Option<Pid>) -> Process {
-        Process {
-            pid,
-            name: Detail::Known(name.to_string()),
-            exe: Detail::Known(PathBuf::from(exe)),
-            cmdline: Detail::Known(vec![exe.to_string()]),
-            user: Detail::Known("root".to_string()),
-            parent,
-            services: Vec::new(),
-            alive: true,
-        }
+        Process::fake(pid, name, exe, parent)
     }
 
     fn observed(processes: Vec<Process>) -> Observation {

@@ -261,16 +261,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn process(pid: Pid, name: &str, parent: Option<Pid>) -> Process {
-        Process {
-            pid,
-            name: Detail::Known(name.to_string()),
-            exe: Detail::Known(PathBuf::from(format!("/usr/sbin/{name}"))),
-            cmdline: Detail::Known(vec![name.to_string()]),
-            user: Detail::Known("root".to_string()),
-            parent,
-            services: Vec::new(),
-            alive: true,
-        }
+        Process::fake(pid, name, &format!("/usr/sbin/{name}"), parent)
     }
 
     fn listener(address: &str, holders: Holders) -> Listener {

@@ -167,6 +167,23 @@ impl Process {
     }
 }
 
+#[cfg(test)]
+impl Process {
+    /// A process whose every detail is known, for tests: `name`, run from `exe` by root.
+    pub fn fake(pid: Pid, name: &str, exe: &str, parent: Option<Pid>) -> Process {
+        Process {
+            pid,
+            name: Detail::Known(name.to_string()),
+            exe: Detail::Known(PathBuf::from(exe)),
+            cmdline: Detail::Known(vec![exe.to_string()]),
+            user: Detail::Known("root".to_string()),
+            parent,
+            services: Vec::new(),
+            alive: true,
+        }
+    }
+}
+
 /// Everything the OS layer gathered for one run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observation {

@@ -54,19 +54,11 @@ mod tests {
     use super::*;
     use crate::expectation::{NameRules, matches_name};
     use crate::model::Detail;
-    use std::path::PathBuf;
 
     fn process(pid: Pid, name: &str, parent: Option<Pid>) -> Process {
-        Process {
-            pid,
-            name: Detail::Known(name.to_string()),
-            exe: Detail::Known(PathBuf::from(format!(r"C:\Exchange\Bin\{name}"))),
-            cmdline: Detail::Known(vec![name.to_string()]),
-            user: Detail::Known(r"NT AUTHORITY\NETWORK SERVICE".to_string()),
-            parent,
-            services: Vec::new(),
-            alive: true,
-        }
+        let mut process = Process::fake(pid, name, &format!(r"C:\Exchange\Bin\{name}"), parent);
+        process.user = Detail::Known(r"NT AUTHORITY\NETWORK SERVICE".to_string());
+        process
     }
 
     fn service(name: &str, pid: Pid) -> HostedService {
