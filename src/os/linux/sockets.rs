@@ -44,7 +44,7 @@ pub struct Listing {
 
 /// Lists TCP sockets in LISTEN state on `ports`, IPv4 and IPv6.
 pub fn listening(ports: &[u16], source: SocketSource) -> io::Result<Listing> {
-    let (mut sockets, note) = match source {
+    let (sockets, note) = match source {
         SocketSource::Procfs => {
             let note = "listed sockets from /proc/net/tcp and /proc/net/tcp6 \
                         (PORTOWNER_SOCKET_SOURCE=procfs)";
@@ -61,9 +61,26 @@ pub fn listening(ports: &[u16], source: SocketSource) -> io::Result<Listing> {
             }
         },
     };
+    Ok(Listing {
+        sockets: on_ports(sockets, ports),
+        note,
+    })
+}
+
+/// The sockets on `ports`, sorted, each once. A listing read while sockets come and go can
+/// show one twice: /proc/net/tcp is read in pages, and a netlink dump can be interrupted.
+fn on_ports(mut sockets: Vec<KernelSocket>, ports: &[u16]) -> Vec<KernelSocket> {
     sockets.retain(|s| ports.contains(&s.address.port()));
-    sockets.sort_by_key(|s| (s.address.port(), s.address.is_ipv6(), s.address.ip()));
-    Ok(Listing { sockets, note })
+    sockets.sort_by_key(|s| {
+        (
+            s.address.port(),
+            s.address.is_ipv6(),
+            s.address.ip(),
+            s.inode,
+        )
+    });
+    sockets.dedup_by(|a, b| a.inode == b.inode && a.address == b.address);
+    sockets
 }
 
 /// Every listening TCP socket, from netlink: IPv4 then IPv6.
@@ -291,6 +308,21 @@ mod tests {
             assert_eq!(parse_address(text), None, "{text:?}");
         }
         assert_eq!(parse_proc_net_tcp("garbage\n\n  0: x y 0A"), vec![]);
+    }
+
+    #[test]
+    fn a_socket_listed_twice_is_kept_once() {
+        let twice = vec![
+            socket("[::1]:25", 7, 0),
+            socket("127.0.0.1:25", 5, 0),
+            socket("127.0.0.1:587", 6, 0),
+            socket("127.0.0.1:25", 5, 0),
+        ];
+        let kept = on_ports(twice, &[25]);
+        assert_eq!(
+            kept,
+            vec![socket("127.0.0.1:25", 5, 0), socket("[::1]:25", 7, 0)]
+        );
     }
 
     #[test]
