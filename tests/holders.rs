@@ -3,6 +3,9 @@
 //! the expected server's tree holds its socket too. Also the two socket sources against each
 //! other. Every socket here is the test's own, on loopback; every helper is killed by PID.
 
+// The targeted search and the procfs listing are Linux's; Windows takes owners from its
+// socket table.
+#![cfg(target_os = "linux")]
 // Test code may unwrap, expect, panic and index: a panic here is a failed test, not a crash in
 // the field. clippy.toml allows that inside #[test] functions only; this covers the helpers.
 #![allow(
