@@ -17,7 +17,7 @@ fuzz_target!(|bytes: &[u8]| {
     argv.extend(text.split('\u{1f}').map(String::from));
     if let Ok(cli) = Cli::try_parse_from(&argv) {
         if cli.config.is_none() {
-            let env = Environment { expect: Some(text.to_string()), ports: None };
+            let env = Environment { expect: Some(text.to_string()), ..Environment::default() };
             let _ = resolve(&cli, &env);
         }
     }
