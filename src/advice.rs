@@ -91,8 +91,8 @@ fn wrong_owner(port: &PortJudgement, observation: &Observation) -> String {
             format!(
                 "A mail relay, SMTP filter, antivirus mail proxy or a second mail server has \
                  taken the port, so remote clients reach it instead of the mail server: stop it \
-                 or move it to another port, then restart the mail service. If it is the \
-                 intended owner, pass --expect {first_name}."
+                 or move it to another port, then restart the mail service. {}",
+                way_out(port, &first_name)
             )
         });
     format!(
@@ -101,6 +101,20 @@ fn wrong_owner(port: &PortJudgement, observation: &Observation) -> String {
         described.join(", "),
         port.expectation.describe()
     )
+}
+
+/// How to say that the holder is intended: with a profile in effect, the profile itself may
+/// be the mistake, and `--expect` would replace its owners on every port.
+fn way_out(port: &PortJudgement, name: &str) -> String {
+    match profile_of(&port.expectation) {
+        Some(profile) => format!(
+            "If it is the intended owner, this may not be a {} server: choose the profile that \
+             fits (portowner --profile list), or pass --expect {name}, which replaces the \
+             profile's owners on every port.",
+            profile.name
+        ),
+        None => format!("If it is the intended owner, pass --expect {name}."),
+    }
 }
 
 /// When the holder is the profile's owner of other ports: the server's own component in the
@@ -172,11 +186,11 @@ fn kernel_driver(port: &PortJudgement) -> String {
 
 fn not_listening(port: &PortJudgement, judgement: &Judgement, obs: &Observation) -> String {
     let wanted = match &port.expectation {
-        Expectation::Catalog => "no SMTP server".to_string(),
-        named => format!("nothing ({} expected)", named.describe()),
+        Expectation::Catalog => "no SMTP server listens".to_string(),
+        named => format!("nothing listens; expected {}", named.describe()),
     };
     let mut text = format!(
-        "Port {}: {wanted} listens. {}; then check that it is configured to listen on port {}.",
+        "Port {}: {wanted}. {}; then check that it is configured to listen on port {}.",
         port.port,
         start_hint(port),
         port.port
@@ -499,7 +513,7 @@ mod tests {
     fn not_listening_points_at_the_port_the_expected_process_uses() {
         let advice = scene("edgetransport", "edgetransport", &[25, 2525], &[]).join("\n");
         assert!(
-            advice.contains("Port 25: nothing (edgetransport (--expect) expected)"),
+            advice.contains("Port 25: nothing listens; expected edgetransport (--expect)"),
             "{advice}"
         );
         assert!(advice.contains("listens on port 2525 instead"), "{advice}");

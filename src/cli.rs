@@ -97,8 +97,7 @@ pub struct Cli {
     #[arg(
         long,
         value_name = "ADDR[:PORT]",
-        value_parser = parse_extra_target,
-        conflicts_with = "no_banner"
+        value_parser = parse_extra_target
     )]
     pub also_probe: Vec<ExtraTarget>,
 }
@@ -265,9 +264,6 @@ mod tests {
                 "{bad:?}: {message}"
             );
         }
-        let conflict =
-            Cli::try_parse_from(["portowner", "--no-banner", "--also-probe", "192.0.2.1"]);
-        assert_eq!(conflict.err().map(|e| e.exit_code()), Some(2));
     }
 
     #[test]

@@ -105,6 +105,12 @@ pub struct Settings {
 
 /// Resolves the command line, environment and config file into [`Settings`].
 pub fn resolve(cli: &Cli, env: &Environment) -> Result<Settings, Error> {
+    if cli.no_banner && !cli.also_probe.is_empty() {
+        return Err(Error::Usage(
+            "--also-probe reads greetings, which --no-banner turns off: drop one of the two"
+                .to_string(),
+        ));
+    }
     let file = match &cli.config {
         Some(path) => config::load(path)?,
         None => ConfigFile::default(),
@@ -326,6 +332,21 @@ mod tests {
             names: names.iter().map(|n| n.to_string()).collect(),
             origin,
         }
+    }
+
+    #[test]
+    fn also_probe_and_no_banner_together_are_a_usage_error_saying_what_to_do() {
+        let both = resolve(
+            &cli(&["--no-banner", "--also-probe", "192.0.2.1"]),
+            &env(None, None),
+        );
+        let message = both
+            .as_ref()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("drop one of the two"), "{message}");
+        assert_eq!(both.err().map(|e| e.exit().code()), Some(2));
     }
 
     #[test]
