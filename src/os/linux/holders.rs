@@ -35,7 +35,7 @@ pub struct Found {
     /// PIDs holding each wanted inode.
     pub by_inode: HashMap<u64, BTreeSet<Pid>>,
     /// Processes whose descriptor table could not be read (permission denied).
-    pub unreadable: usize,
+    pub unreadable: Vec<Pid>,
     /// Processes whose descriptor table was read or tried.
     pub scanned: usize,
 }
@@ -50,7 +50,7 @@ impl Found {
                     self.by_inode.entry(inode).or_default().insert(pid);
                 }
             }
-            Err(ErrorKind::PermissionDenied) => self.unreadable += 1,
+            Err(ErrorKind::PermissionDenied) => self.unreadable.push(pid),
             Err(_) => {}
         }
     }

@@ -75,13 +75,7 @@ fn expected_names(ports: &[u16], expectations: &Expectations) -> Vec<String> {
 fn assemble(listing: &Listing, found: &Found) -> Observation {
     let identity = Identity::current();
     let mut notes: Vec<String> = listing.note.iter().cloned().collect();
-    if found.unreadable > 0 {
-        let count = match found.unreadable {
-            1 => "1 process's descriptor table was".to_string(),
-            n => format!("{n} processes' descriptor tables were"),
-        };
-        notes.push(format!("{count} not readable (permission denied)"));
-    }
+    notes.extend(unreadable_note(&found.unreadable));
     let listeners: Vec<Listener> = listing
         .sockets
         .iter()
@@ -118,7 +112,7 @@ fn attribute(
     let holders = match search.by_inode.get(&socket.inode) {
         Some(pids) => Holders::Known(pids.iter().copied().collect()),
         None => {
-            let hidden = search.unreadable > 0 || !identity.can_see_uid(socket.uid);
+            let hidden = !search.unreadable.is_empty() || !identity.can_see_uid(socket.uid);
             let reason = if hidden {
                 UnknownReason::AccessDenied {
                     socket_user: Some(user_of(socket.uid)),
@@ -157,6 +151,29 @@ impl UserNames for UserList {
         let named = self.0.as_ref().and_then(|u| u.get_user_by_id(uid));
         let name = named.map(|u| u.name().to_string());
         Detail::Known(name.unwrap_or_else(|| format!("{}", &**uid)))
+    }
+}
+
+/// `-v`: which processes' descriptor tables were refused (the first few PIDs, then a count).
+fn unreadable_note(pids: &[Pid]) -> Option<String> {
+    const SHOWN: usize = 8;
+    let listed: Vec<String> = pids.iter().take(SHOWN).map(Pid::to_string).collect();
+    let more = pids.len().saturating_sub(SHOWN);
+    let rest = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    match pids.len() {
+        0 => None,
+        1 => Some(format!(
+            "the descriptor table of PID {} was not readable (permission denied)",
+            listed.join("")
+        )),
+        n => Some(format!(
+            "{n} processes' descriptor tables were not readable (permission denied): PIDs {}{rest}",
+            listed.join(", ")
+        )),
     }
 }
 
@@ -277,6 +294,19 @@ mod tests {
             .copied()
             .filter(|pid| *pid == me || !forked(pid))
             .collect()
+    }
+
+    #[test]
+    fn unreadable_tables_are_named_by_pid_then_counted() {
+        assert_eq!(unreadable_note(&[]), None);
+        let one = unreadable_note(&[1]).unwrap_or_default();
+        assert!(one.contains("PID 1 was not readable"), "{one}");
+        let many: Vec<Pid> = (100..112).collect();
+        let text = unreadable_note(&many).unwrap_or_default();
+        assert!(
+            text.starts_with("12 processes'") && text.ends_with("107 and 4 more"),
+            "{text}"
+        );
     }
 
     #[test]
