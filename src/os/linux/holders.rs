@@ -59,7 +59,8 @@ impl Found {
         wanted.iter().all(|inode| self.by_inode.contains_key(inode))
     }
 
-    fn holders(&self) -> BTreeSet<Pid> {
+    /// Every PID that holds a wanted socket.
+    pub fn holders(&self) -> BTreeSet<Pid> {
         self.by_inode.values().flatten().copied().collect()
     }
 }

@@ -74,16 +74,15 @@ fn expected_names(ports: &[u16], expectations: &Expectations) -> Vec<String> {
 /// The observation for these sockets and these holders, with details of every holder.
 fn assemble(listing: &Listing, found: &Found) -> Observation {
     let identity = Identity::current();
+    let users = UserList(sysinfo::Users::new_with_refreshed_list().ok());
     let mut notes: Vec<String> = listing.note.iter().cloned().collect();
     notes.extend(unreadable_note(&found.unreadable));
     let listeners: Vec<Listener> = listing
         .sockets
         .iter()
-        .map(|socket| attribute(socket, found, &identity, &mut notes))
+        .map(|socket| attribute(socket, found, &identity, &users, &mut notes))
         .collect();
-    let holder_pids: BTreeSet<Pid> = found.by_inode.values().flatten().copied().collect();
-    let users = UserList(sysinfo::Users::new_with_refreshed_list().ok());
-    let mut processes = processes::describe(&holder_pids, &users);
+    let mut processes = processes::describe(&found.holders(), &users);
     for process in processes.values_mut() {
         process.services.extend(systemd_unit(process.pid));
     }
@@ -107,6 +106,7 @@ fn attribute(
     socket: &KernelSocket,
     search: &Found,
     identity: &Identity,
+    users: &UserList,
     notes: &mut Vec<String>,
 ) -> Listener {
     let holders = match search.by_inode.get(&socket.inode) {
@@ -115,7 +115,7 @@ fn attribute(
             let hidden = !search.unreadable.is_empty() || !identity.can_see_uid(socket.uid);
             let reason = if hidden {
                 UnknownReason::AccessDenied {
-                    socket_user: Some(user_of(socket.uid)),
+                    socket_user: Some(users.socket_owner(socket.uid)),
                 }
             } else {
                 UnknownReason::NotFound
@@ -138,6 +138,18 @@ fn attribute(
 
 /// Users named from the uid of each process, through the system's user list.
 struct UserList(Option<sysinfo::Users>);
+
+impl UserList {
+    /// The user that created a socket: `postfix (uid 102)`, or `uid 102` if unnamed.
+    fn socket_owner(&self, uid: u32) -> String {
+        let user = sysinfo::Uid::try_from(uid as usize).ok();
+        let named = user.and_then(|id| self.0.as_ref()?.get_user_by_id(&id));
+        match named {
+            Some(user) => format!("{} (uid {uid})", user.name()),
+            None => format!("uid {uid}"),
+        }
+    }
+}
 
 impl UserNames for UserList {
     fn wants_uid(&self) -> bool {
@@ -186,20 +198,6 @@ fn held_by_pid(found: &Found) -> BTreeMap<Pid, BTreeSet<u64>> {
         }
     }
     held
-}
-
-/// The user name for a uid, from /etc/passwd, or the number.
-fn user_of(uid: u32) -> String {
-    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .find_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let id = fields.nth(1)?;
-            (id.parse::<u32>().ok()? == uid).then(|| format!("{name} (uid {uid})"))
-        })
-        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 /// Who portowner runs as.
