@@ -71,17 +71,7 @@ pub fn to_text(report: &Report, colour: bool) -> String {
 
 fn port_rows(port: &PortJudgement, observation: &Observation) -> Vec<[String; COLUMNS]> {
     if port.listeners.is_empty() {
-        let dash = || "-".to_string();
-        return vec![[
-            port.port.to_string(),
-            dash(),
-            dash(),
-            "(nothing listening)".to_string(),
-            dash(),
-            dash(),
-            dash(),
-            dash(),
-        ]];
+        return vec![placeholder_row(port.port, "-", "(nothing listening)", "-")];
     }
     port.listeners
         .iter()
@@ -96,22 +86,24 @@ fn listener_rows(
 ) -> Vec<[String; COLUMNS]> {
     let address = listener.address.to_string();
     if let Some(reason) = &listener.unknown {
-        return vec![[
-            port.to_string(),
-            address,
-            "?".to_string(),
-            format!("(unknown: {})", reason.code()),
-            "?".to_string(),
-            "?".to_string(),
-            "?".to_string(),
-            "?".to_string(),
-        ]];
+        let label = format!("(unknown: {})", reason.code());
+        return vec![placeholder_row(port, &address, &label, "?")];
     }
     listener
         .holders
         .iter()
         .map(|holder| holder_row(port, &address, holder, obs))
         .collect()
+}
+
+/// A row with no holder in it: `label` in the PROCESS column, `fill` in the others.
+fn placeholder_row(port: u16, address: &str, label: &str, fill: &str) -> [String; COLUMNS] {
+    let mut row: [String; COLUMNS] = std::array::from_fn(|_| fill.to_string());
+    let [port_cell, address_cell, _, process_cell, ..] = &mut row;
+    *port_cell = port.to_string();
+    *address_cell = address.to_string();
+    *process_cell = label.to_string();
+    row
 }
 
 fn holder_row(
@@ -179,8 +171,7 @@ fn verdict_line(port: &PortJudgement, obs: &Observation, colour: bool) -> String
     let word = paint(port.verdict, colour);
     let expected = for_terminal(&port.expectation.describe());
     let detail = match port.verdict {
-        Verdict::Ok => format!("held by {}; expected {expected}", holders_of(port, obs)),
-        Verdict::WrongOwner => {
+        Verdict::Ok | Verdict::WrongOwner => {
             format!("held by {}; expected {expected}", holders_of(port, obs))
         }
         Verdict::NotListening => format!("nothing listens; expected {expected}"),
