@@ -247,12 +247,11 @@ fn listening_elsewhere(
         .ports
         .iter()
         .filter(|other| other.port != port.port)
-        .find_map(|other| {
-            let holders = other.listeners.iter().flat_map(|l| l.holders.iter());
-            let mut matching =
-                holders.filter(|h| satisfies(obs, h.pid, &port.expectation, rules).is_some());
-            matching.next().map(|_| other.port)
+        .find(|other| {
+            let mut holders = other.listeners.iter().flat_map(|l| l.holders.iter());
+            holders.any(|h| satisfies(obs, h.pid, &port.expectation, rules).is_some())
         })
+        .map(|other| other.port)
 }
 
 fn expects_exchange_transport(expectation: &Expectation) -> bool {

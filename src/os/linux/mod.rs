@@ -30,14 +30,17 @@ pub fn observe(
     let listing = sockets::listening(ports, method.socket_source)
         .map_err(|e| OsError::SocketList(e.to_string()))?;
     let wanted: HashSet<u64> = listing.sockets.iter().map(|s| s.inode).collect();
+    // Read once: both the targeted and, when it does not settle the verdict, the full
+    // search's observation name users through it.
+    let users = UserList(sysinfo::Users::new_with_refreshed_list().ok());
     if wanted.is_empty() {
-        return Ok(assemble(&listing, &Found::default()));
+        return Ok(assemble(&listing, &Found::default(), &users));
     }
 
     if method.holder_search == HolderSearch::Targeted {
         let names = expected_names(ports, expectations);
         if let Some(found) = holders::targeted(&wanted, &names) {
-            let mut observation = assemble(&listing, &found);
+            let mut observation = assemble(&listing, &found, &users);
             // Ownership only: the greeting is read later, and only the owners matter here.
             let rules = NameRules::native();
             let verdict = judge(&observation, ports, expectations, rules, &[]).verdict;
@@ -54,7 +57,7 @@ pub fn observe(
     }
 
     let found = holders::full(&wanted);
-    let mut observation = assemble(&listing, &found);
+    let mut observation = assemble(&listing, &found, &users);
     observation.notes.push(format!(
         "holders found by a full search: {} processes' descriptors read",
         found.scanned
@@ -72,17 +75,16 @@ fn expected_names(ports: &[u16], expectations: &Expectations) -> Vec<String> {
 }
 
 /// The observation for these sockets and these holders, with details of every holder.
-fn assemble(listing: &Listing, found: &Found) -> Observation {
+fn assemble(listing: &Listing, found: &Found, users: &UserList) -> Observation {
     let identity = Identity::current();
-    let users = UserList(sysinfo::Users::new_with_refreshed_list().ok());
     let mut notes: Vec<String> = listing.note.iter().cloned().collect();
     notes.extend(unreadable_note(&found.unreadable));
     let listeners: Vec<Listener> = listing
         .sockets
         .iter()
-        .map(|socket| attribute(socket, found, &identity, &users, &mut notes))
+        .map(|socket| attribute(socket, found, &identity, users, &mut notes))
         .collect();
-    let mut processes = processes::describe(&found.holders(), &users);
+    let mut processes = processes::describe(&found.holders(), users);
     for process in processes.values_mut() {
         process.services.extend(systemd_unit(process.pid));
     }
