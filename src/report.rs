@@ -88,3 +88,38 @@ impl Report {
         self.judgement.verdict.exit()
     }
 }
+
+#[cfg(test)]
+impl Report {
+    /// A report for renderer tests: fixed context on host `host` (`os`), default settings
+    /// for `ports` and `expectations` (greeting read with default limits off), the verdicts
+    /// judged from `observation` with `rules`.
+    pub fn sample(
+        host: &str,
+        os: &'static str,
+        observation: Observation,
+        ports: Vec<u16>,
+        expectations: crate::expectation::Expectations,
+        rules: crate::expectation::NameRules,
+    ) -> Report {
+        let judgement = crate::judge::judge(&observation, &ports, &expectations, rules, &[]);
+        let settings = Settings {
+            ports,
+            expectations,
+            profile: None,
+            format: crate::cli::Format::Table,
+            verbose: false,
+            banner: None,
+            also_probe: Vec::new(),
+            method: crate::os::Method::default(),
+        };
+        let context = Context {
+            host: Some(host.to_string()),
+            time: "2026-01-01T00:00:00Z".to_string(),
+            version: "0",
+            os,
+            os_version: None,
+        };
+        Report::new(context, settings, observation, judgement)
+    }
+}

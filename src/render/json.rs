@@ -376,12 +376,8 @@ fn map<T, U>(detail: Detail<T>, f: impl FnOnce(T) -> U) -> Detail<U> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Format;
     use crate::expectation::{Expectations, NameRules};
-    use crate::judge::judge;
     use crate::model::{Holders, Listener};
-    use crate::report::Context;
-    use crate::settings::Settings;
 
     /// EdgeTransport.exe as a non-elevated portowner sees it: name and PID from the socket
     /// table and snapshot, everything else refused.
@@ -410,25 +406,14 @@ mod tests {
             names: vec!["msexchangetransport".to_string()],
             origin: Origin::Flag,
         });
-        let judgement = judge(&observation, &[25], &expectations, NameRules::WINDOWS, &[]);
-        let settings = Settings {
-            ports: vec![25],
+        Report::sample(
+            "ex01",
+            "windows",
+            observation,
+            vec![25],
             expectations,
-            profile: None,
-            format: Format::Json,
-            verbose: false,
-            banner: None,
-            also_probe: vec![],
-            method: crate::os::Method::default(),
-        };
-        let context = Context {
-            host: Some("ex01".into()),
-            time: "2026-01-01T00:00:00Z".into(),
-            version: "0",
-            os: "windows",
-            os_version: None,
-        };
-        Report::new(context, settings, observation, judgement)
+            NameRules::WINDOWS,
+        )
     }
 
     #[test]

@@ -252,12 +252,9 @@ fn paint(verdict: Verdict, colour: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Format;
     use crate::expectation::{Expectation, Expectations, NameRules};
-    use crate::judge::judge;
     use crate::model::{Holders, Listener, UnknownReason};
-    use crate::report::{Context, Report};
-    use crate::settings::Settings;
+    use crate::report::Report;
     use std::path::PathBuf;
 
     fn sample() -> Report {
@@ -292,25 +289,7 @@ mod tests {
     /// The report on `observation`, judged against the built-in catalog.
     fn report_of(observation: Observation, ports: Vec<u16>, rules: NameRules) -> Report {
         let expectations = Expectations::uniform(Expectation::Catalog);
-        let judgement = judge(&observation, &ports, &expectations, rules, &[]);
-        let settings = Settings {
-            ports,
-            expectations,
-            profile: None,
-            format: Format::Table,
-            verbose: false,
-            banner: None,
-            also_probe: vec![],
-            method: crate::os::Method::default(),
-        };
-        let context = Context {
-            host: Some("mx".into()),
-            time: "2026-01-01T00:00:00Z".into(),
-            version: "0",
-            os: "linux",
-            os_version: None,
-        };
-        Report::new(context, settings, observation, judgement)
+        Report::sample("mx", "linux", observation, ports, expectations, rules)
     }
 
     /// The trimmed cells of the table row whose PID cell is `pid`.
