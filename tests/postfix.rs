@@ -13,6 +13,7 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader};
 use std::process::Command;
 use std::sync::Mutex;
 use std::thread::sleep;
@@ -192,26 +193,47 @@ struct SmtpSink {
 }
 
 impl SmtpSink {
+    /// Starts smtp-sink and returns once it has greeted on its port. A port that another
+    /// process took in the meantime makes smtp-sink exit; it is then tried on another one.
     fn start() -> SmtpSink {
-        let port = support::free_port();
-        let process = Command::new("smtp-sink")
-            .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "10"])
-            .spawn()
-            .expect("smtp-sink starts (Debian's postfix package ships it)");
-        let mut sink = SmtpSink { port, process };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "smtp-sink did not listen on {port}"
-            );
-            assert!(
-                sink.process.try_wait().unwrap().is_none(),
-                "smtp-sink exited early"
-            );
+        for _ in 0..3 {
+            let port = support::free_port();
+            let process = Command::new("smtp-sink")
+                .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "10"])
+                .spawn()
+                .expect("smtp-sink starts (Debian's postfix package ships it)");
+            let mut sink = SmtpSink { port, process };
+            if sink.greets_within(Duration::from_secs(10)) {
+                return sink;
+            }
+        }
+        panic!("smtp-sink did not come up on three free ports");
+    }
+
+    /// Whether smtp-sink greets on its port before `limit` passes; false once it has exited.
+    /// Only its `220` greeting counts: a connection alone could be accepted by someone else.
+    fn greets_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.process.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(2)))
+                    .unwrap();
+                let mut line = String::new();
+                let _ = BufReader::new(stream).read_line(&mut line);
+                if line.starts_with("220 ") && line.contains("smtp-sink") {
+                    return true;
+                }
+            }
             sleep(Duration::from_millis(50));
         }
-        sink
+        panic!(
+            "smtp-sink did not greet on port {} within {limit:?}",
+            self.port
+        );
     }
 }
 

@@ -138,10 +138,21 @@ impl SharedListener {
     }
 }
 
-/// A port on which nothing listens right now (bound, then released).
+/// A loopback port on which nothing listens right now: bound, never listening, then released.
+///
+/// It must not listen even briefly. A process that another test thread is starting at that
+/// moment inherits the socket until its exec closes it, so a listening socket could still
+/// accept connections after this returns, and a test waiting for its own server to come up
+/// would take that for the server.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    socket
+        .bind(&loopback.into())
+        .expect("bind an ephemeral port");
+    let bound = socket.local_addr().expect("local address");
+    bound.as_socket().expect("an IP address").port()
 }
 
 /// A python3 helper process started by a test: the first line it prints is kept, and it is
