@@ -17,6 +17,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::Error;
+use crate::expectation;
 use crate::ports::parse_port;
 use crate::profile::{self, Profile};
 
@@ -34,8 +35,8 @@ pub struct ConfigFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    ports: Option<Vec<Spanned<RawPort>>>,
-    expect: Option<Vec<Spanned<String>>>,
+    ports: Option<Spanned<Vec<Spanned<RawPort>>>>,
+    expect: Option<Spanned<Vec<Spanned<String>>>>,
     profile: Option<Spanned<String>>,
 }
 
@@ -79,11 +80,26 @@ pub fn parse(text: &str) -> Result<ConfigFile, (Option<usize>, String)> {
     })?;
     let ports = raw
         .ports
-        .map(|ports| ports.iter().map(|port| check_port(text, port)).collect())
+        .map(|ports| {
+            not_empty(text, &ports, "ports = [25]", "inspect port 25")?;
+            ports
+                .get_ref()
+                .iter()
+                .map(|port| check_port(text, port))
+                .collect()
+        })
         .transpose()?;
     let expect = raw
         .expect
-        .map(|names| names.iter().map(|name| check_name(text, name)).collect())
+        .map(|names| {
+            let instead = "use the built-in catalog of SMTP servers";
+            not_empty(text, &names, "expect = [\"master\"]", instead)?;
+            names
+                .get_ref()
+                .iter()
+                .map(|name| check_name(text, name))
+                .collect()
+        })
         .transpose()?;
     let profile = raw
         .profile
@@ -100,18 +116,7 @@ fn check_profile(
     text: &str,
     name: &Spanned<String>,
 ) -> Result<&'static Profile, (Option<usize>, String)> {
-    profile::find(name.get_ref()).ok_or_else(|| {
-        let line = Some(line_of(text, name.span().start));
-        (
-            line,
-            format!(
-                "unknown profile '{}'; known profiles: {} (portowner --profile list shows \
-                 their ports and owners)",
-                name.get_ref().trim(),
-                profile::known_names()
-            ),
-        )
-    })
+    profile::lookup(name.get_ref()).map_err(|e| (Some(line_of(text, name.span().start)), e))
 }
 
 fn check_port(text: &str, port: &Spanned<RawPort>) -> Result<u16, (Option<usize>, String)> {
@@ -123,15 +128,25 @@ fn check_port(text: &str, port: &Spanned<RawPort>) -> Result<u16, (Option<usize>
 }
 
 fn check_name(text: &str, name: &Spanned<String>) -> Result<String, (Option<usize>, String)> {
-    let trimmed = name.get_ref().trim();
-    if trimmed.is_empty() {
-        let line = Some(line_of(text, name.span().start));
-        return Err((
-            line,
-            "an expected name is empty; give a process name or path".into(),
-        ));
+    expectation::check_name(name.get_ref())
+        .map_err(|message| (Some(line_of(text, name.span().start)), message))
+}
+
+/// An empty list says nothing, and silently using the default instead would hide the mistake.
+fn not_empty<T>(
+    text: &str,
+    list: &Spanned<Vec<T>>,
+    example: &str,
+    without: &str,
+) -> Result<(), (Option<usize>, String)> {
+    if !list.get_ref().is_empty() {
+        return Ok(());
     }
-    Ok(trimmed.to_string())
+    let key = example.split(' ').next().unwrap_or(example);
+    Err((
+        Some(line_of(text, list.span().start)),
+        format!("`{key}` is an empty list; write `{example}`, or remove the line to {without}"),
+    ))
 }
 
 /// The 1-based line that byte `offset` of `text` is on.
@@ -169,6 +184,9 @@ mod tests {
             ("ports = [\"imap\"]\n", 1),
             ("ports = [25]\nprofile = \"exchange2000\"\n", 2),
             ("profile = \"list\"\n", 1),
+            ("# no ports\nports = []\n", 2),
+            ("ports = [25]\nexpect = [\n]\n", 2),
+            ("ports = [25]\nexpect = [\"mast*\"]\n", 2),
         ];
         for (text, line) in cases {
             let error = parse(text).err();
@@ -178,6 +196,22 @@ mod tests {
                 "{text:?}: {error:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_empty_list_says_what_to_write_instead() {
+        let message = |text: &str| parse(text).err().map(|(_, m)| m).unwrap_or_default();
+        let ports = message("ports = []\n");
+        assert!(ports.contains("`ports` is an empty list"), "{ports}");
+        assert!(
+            ports.contains("ports = [25]") && ports.contains("port 25"),
+            "{ports}"
+        );
+        let expect = message("expect = []\n");
+        assert!(expect.contains("expect = [\"master\"]"), "{expect}");
+        assert!(expect.contains("built-in catalog"), "{expect}");
+        let list = message("profile = \"list\"\n");
+        assert!(list.contains("'list' is not a profile"), "{list}");
     }
 
     #[test]

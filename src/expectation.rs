@@ -142,6 +142,24 @@ impl Expectation {
     }
 }
 
+/// Checks one expected name as typed (flag, variable or config file) and returns it trimmed.
+/// Names are matched exactly, so an empty name or one with a wildcard could only ever give a
+/// wrong verdict; both are refused with what to type instead.
+pub fn check_name(typed: &str) -> Result<String, String> {
+    const KINDS: &str = "a process name (master), an executable (edgetransport.exe), a full \
+                         path or a service name";
+    let name = typed.trim();
+    if name.is_empty() {
+        return Err(format!("an expected name is empty; give {KINDS}"));
+    }
+    if name.contains(['*', '?']) {
+        return Err(format!(
+            "'{name}' has a wildcard, but names are matched exactly; give {KINDS}"
+        ));
+    }
+    Ok(name.to_string())
+}
+
 /// The expectation for each port: one for all, with per-port exceptions (profiles).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectations {

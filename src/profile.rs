@@ -396,6 +396,25 @@ pub fn find(name: &str) -> Option<&'static Profile> {
         .find(|profile| profile.name.eq_ignore_ascii_case(name.trim()))
 }
 
+/// The profile a setting (variable or config file) names, or what to write instead. `list`
+/// is only a request of the `--profile` flag, never a profile to use.
+pub fn lookup(name: &str) -> Result<&'static Profile, String> {
+    if name.trim().eq_ignore_ascii_case(LIST) {
+        return Err(format!(
+            "'list' is not a profile (portowner --profile list shows them); name one of: {}",
+            known_names()
+        ));
+    }
+    find(name).ok_or_else(|| {
+        format!(
+            "unknown profile '{}'; known profiles: {} (portowner --profile list shows their \
+             ports and owners)",
+            name.trim(),
+            known_names()
+        )
+    })
+}
+
 /// Every profile name, comma-separated, for messages.
 pub fn known_names() -> String {
     PROFILES

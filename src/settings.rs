@@ -12,7 +12,7 @@ use crate::banner::ProbeSettings;
 use crate::cli::{Cli, Format};
 use crate::config::{self, ConfigFile};
 use crate::error::Error;
-use crate::expectation::{Expectation, Expectations, Origin};
+use crate::expectation::{self, Expectation, Expectations, Origin};
 use crate::os::{HolderSearch, Method, SocketSource};
 use crate::ports::{DEFAULT_PORT, normalise, parse_port_list};
 use crate::profile::{self, Profile};
@@ -272,14 +272,7 @@ fn chosen(ports: Option<NamedProfile>, owners: Option<NamedProfile>) -> Option<C
 }
 
 fn lookup(name: &str, source: &str) -> Result<&'static Profile, String> {
-    profile::find(name).ok_or_else(|| {
-        format!(
-            "{source}: unknown profile '{}'; known profiles: {} (portowner --profile list \
-             shows their ports and owners)",
-            name.trim(),
-            profile::known_names()
-        )
-    })
+    profile::lookup(name).map_err(|e| format!("{source}: {e}"))
 }
 
 /// `--also-probe` addresses; one without a port stands for every inspected port.
@@ -297,13 +290,11 @@ fn extra_targets(cli: &Cli, ports: &[u16]) -> Vec<SocketAddr> {
 }
 
 fn named(names: &[String], origin: Origin, source: &str) -> Result<Expectation, String> {
-    let names: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
-    if names.is_empty() || names.iter().any(String::is_empty) {
-        return Err(format!(
-            "{source}: an expected name is empty; give a process name (master), an executable \
-             (edgetransport.exe), a full path or a service name"
-        ));
-    }
+    let checked = match names {
+        [] => expectation::check_name("").map(|name| vec![name]),
+        _ => names.iter().map(|n| expectation::check_name(n)).collect(),
+    };
+    let names = checked.map_err(|e| format!("{source}: {e}"))?;
     Ok(Expectation::Named { names, origin })
 }
 
@@ -534,6 +525,35 @@ mod tests {
 
         let overridden = cli(&["--port", "25", "--expect", "master"]);
         assert!(resolve(&overridden, &with_profile("exchange2000")).is_ok());
+    }
+
+    #[test]
+    fn list_is_a_request_of_the_flag_not_a_profile_to_use() {
+        let used = resolve(&cli(&[]), &with_profile("list")).err();
+        let message = used.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.starts_with("PORTOWNER_PROFILE: 'list' is not a profile"),
+            "{message}"
+        );
+        assert!(message.contains("portowner --profile list"), "{message}");
+        assert_eq!(used.map(|e| e.exit().code()), Some(2));
+    }
+
+    #[test]
+    fn expected_names_with_wildcards_are_refused_wherever_they_are_given() {
+        let flag = resolve(&cli(&["--expect", "mast*"]), &Environment::default()).err();
+        let message = flag.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.starts_with("--expect: 'mast*' has a wildcard"),
+            "{message}"
+        );
+        assert_eq!(flag.map(|e| e.exit().code()), Some(2));
+        let variable = resolve(&cli(&[]), &env(Some("master,exim?"), None)).err();
+        let message = variable.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.starts_with("PORTOWNER_EXPECT: 'exim?'"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -246,8 +246,10 @@ fn json_agrees_with_the_table() {
 
 #[test]
 fn bad_input_is_exit_2_with_a_message_naming_the_fix() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--port", "0"], "1 to 65535"),
+        (&["--format", "json", "--port", "0"], "1 to 65535"),
+        (&["--expect", "mast*"], "wildcard"),
         (&["--port", "70000"], "1 to 65535"),
         (&["--port", "http"], "smtp"),
         (&["--format", "xml"], "json"),
