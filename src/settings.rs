@@ -327,17 +327,10 @@ mod tests {
 
     #[test]
     fn also_probe_and_no_banner_together_are_a_usage_error_saying_what_to_do() {
-        let both = resolve(
-            &cli(&["--no-banner", "--also-probe", "192.0.2.1"]),
-            &env(None, None),
-        );
-        let message = both
-            .as_ref()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let both = cli(&["--no-banner", "--also-probe", "192.0.2.1"]);
+        let (message, exit) = refused(&both, &env(None, None));
         assert!(message.contains("drop one of the two"), "{message}");
-        assert_eq!(both.err().map(|e| e.exit().code()), Some(2));
+        assert_eq!(exit, Some(2));
     }
 
     #[test]
@@ -389,21 +382,21 @@ mod tests {
 
     #[test]
     fn bad_environment_and_files_are_usage_errors() {
-        let bad_env = resolve(&cli(&[]), &env(None, Some("25,0")));
-        assert_eq!(bad_env.err().map(|e| e.exit().code()), Some(2));
-        let empty_flag = resolve(&cli(&["--expect", " "]), &Environment::default());
-        assert_eq!(empty_flag.err().map(|e| e.exit().code()), Some(2));
-        let missing = resolve(
-            &cli(&["--config", "/nonexistent/portowner.toml"]),
-            &env(None, None),
-        );
-        let message = missing
-            .as_ref()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let (_, exit) = refused(&cli(&[]), &env(None, Some("25,0")));
+        assert_eq!(exit, Some(2));
+        let (_, exit) = refused(&cli(&["--expect", " "]), &Environment::default());
+        assert_eq!(exit, Some(2));
+        let missing = cli(&["--config", "/nonexistent/portowner.toml"]);
+        let (message, exit) = refused(&missing, &env(None, None));
         assert!(message.contains("cannot be read"), "{message}");
-        assert_eq!(missing.err().map(|e| e.exit().code()), Some(2));
+        assert_eq!(exit, Some(2));
+    }
+
+    /// The message and exit code of settings that must be refused.
+    fn refused(cli: &Cli, env: &Environment) -> (String, Option<u8>) {
+        let error = resolve(cli, env).err();
+        let message = error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        (message, error.map(|e| e.exit().code()))
     }
 
     fn with_profile(profile: &str) -> Environment {
@@ -514,14 +507,13 @@ mod tests {
 
     #[test]
     fn an_unknown_profile_is_a_usage_error_only_where_it_is_used() {
-        let used = resolve(&cli(&[]), &with_profile("exchange2000")).err();
-        let message = used.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        let (message, exit) = refused(&cli(&[]), &with_profile("exchange2000"));
         assert!(
             message.starts_with("PORTOWNER_PROFILE: unknown profile"),
             "{message}"
         );
         assert!(message.contains("exchange2016, exchange2019"), "{message}");
-        assert_eq!(used.map(|e| e.exit().code()), Some(2));
+        assert_eq!(exit, Some(2));
 
         let overridden = cli(&["--port", "25", "--expect", "master"]);
         assert!(resolve(&overridden, &with_profile("exchange2000")).is_ok());
@@ -529,27 +521,24 @@ mod tests {
 
     #[test]
     fn list_is_a_request_of_the_flag_not_a_profile_to_use() {
-        let used = resolve(&cli(&[]), &with_profile("list")).err();
-        let message = used.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        let (message, exit) = refused(&cli(&[]), &with_profile("list"));
         assert!(
             message.starts_with("PORTOWNER_PROFILE: 'list' is not a profile"),
             "{message}"
         );
         assert!(message.contains("portowner --profile list"), "{message}");
-        assert_eq!(used.map(|e| e.exit().code()), Some(2));
+        assert_eq!(exit, Some(2));
     }
 
     #[test]
     fn expected_names_with_wildcards_are_refused_wherever_they_are_given() {
-        let flag = resolve(&cli(&["--expect", "mast*"]), &Environment::default()).err();
-        let message = flag.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        let (message, exit) = refused(&cli(&["--expect", "mast*"]), &Environment::default());
         assert!(
             message.starts_with("--expect: 'mast*' has a wildcard"),
             "{message}"
         );
-        assert_eq!(flag.map(|e| e.exit().code()), Some(2));
-        let variable = resolve(&cli(&[]), &env(Some("master,exim?"), None)).err();
-        let message = variable.map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(exit, Some(2));
+        let (message, _) = refused(&cli(&[]), &env(Some("master,exim?"), None));
         assert!(
             message.starts_with("PORTOWNER_EXPECT: 'exim?'"),
             "{message}"
