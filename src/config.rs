@@ -47,6 +47,9 @@ enum RawPort {
     Name(String),
 }
 
+/// Why config text was refused: the 1-based line, when there is one, and the message.
+pub type Failure = (Option<usize>, String);
+
 /// Reads and checks the config file at `path`.
 pub fn load(path: &Path) -> Result<ConfigFile, Error> {
     let text = fs::read_to_string(path).map_err(|e| Error::Config {
@@ -66,7 +69,7 @@ pub fn load(path: &Path) -> Result<ConfigFile, Error> {
 }
 
 /// Parses config text; an error carries its 1-based line, when it has one.
-pub fn parse(text: &str) -> Result<ConfigFile, (Option<usize>, String)> {
+pub fn parse(text: &str) -> Result<ConfigFile, Failure> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|span| line_of(text, span.start));
         (
@@ -80,25 +83,13 @@ pub fn parse(text: &str) -> Result<ConfigFile, (Option<usize>, String)> {
     })?;
     let ports = raw
         .ports
-        .map(|ports| {
-            not_empty(text, &ports, "ports = [25]", "inspect port 25")?;
-            ports
-                .get_ref()
-                .iter()
-                .map(|port| check_port(text, port))
-                .collect()
-        })
+        .map(|ports| check_list(text, &ports, "ports = [25]", "inspect port 25", check_port))
         .transpose()?;
     let expect = raw
         .expect
         .map(|names| {
-            let instead = "use the built-in catalog of SMTP servers";
-            not_empty(text, &names, "expect = [\"master\"]", instead)?;
-            names
-                .get_ref()
-                .iter()
-                .map(|name| check_name(text, name))
-                .collect()
+            let default = "use the built-in catalog of SMTP servers";
+            check_list(text, &names, "expect = [\"master\"]", default, check_name)
         })
         .transpose()?;
     let profile = raw
@@ -112,14 +103,11 @@ pub fn parse(text: &str) -> Result<ConfigFile, (Option<usize>, String)> {
     })
 }
 
-fn check_profile(
-    text: &str,
-    name: &Spanned<String>,
-) -> Result<&'static Profile, (Option<usize>, String)> {
+fn check_profile(text: &str, name: &Spanned<String>) -> Result<&'static Profile, Failure> {
     profile::lookup(name.get_ref()).map_err(|e| (Some(line_of(text, name.span().start)), e))
 }
 
-fn check_port(text: &str, port: &Spanned<RawPort>) -> Result<u16, (Option<usize>, String)> {
+fn check_port(text: &str, port: &Spanned<RawPort>) -> Result<u16, Failure> {
     let typed = match port.get_ref() {
         RawPort::Number(n) => n.to_string(),
         RawPort::Name(name) => name.clone(),
@@ -127,26 +115,31 @@ fn check_port(text: &str, port: &Spanned<RawPort>) -> Result<u16, (Option<usize>
     parse_port(&typed).map_err(|e| (Some(line_of(text, port.span().start)), e.to_string()))
 }
 
-fn check_name(text: &str, name: &Spanned<String>) -> Result<String, (Option<usize>, String)> {
+fn check_name(text: &str, name: &Spanned<String>) -> Result<String, Failure> {
     expectation::check_name(name.get_ref())
         .map_err(|message| (Some(line_of(text, name.span().start)), message))
 }
 
-/// An empty list says nothing, and silently using the default instead would hide the mistake.
-fn not_empty<T>(
+/// Checks every item of a list setting. An empty list is refused: it says nothing, and
+/// silently using the default (`without` the line) instead would hide the mistake.
+fn check_list<T, U>(
     text: &str,
-    list: &Spanned<Vec<T>>,
+    list: &Spanned<Vec<Spanned<T>>>,
     example: &str,
     without: &str,
-) -> Result<(), (Option<usize>, String)> {
-    if !list.get_ref().is_empty() {
-        return Ok(());
+    check: fn(&str, &Spanned<T>) -> Result<U, Failure>,
+) -> Result<Vec<U>, Failure> {
+    if list.get_ref().is_empty() {
+        let key = example.split(' ').next().unwrap_or(example);
+        return Err((
+            Some(line_of(text, list.span().start)),
+            format!("`{key}` is an empty list; write `{example}`, or remove the line to {without}"),
+        ));
     }
-    let key = example.split(' ').next().unwrap_or(example);
-    Err((
-        Some(line_of(text, list.span().start)),
-        format!("`{key}` is an empty list; write `{example}`, or remove the line to {without}"),
-    ))
+    list.get_ref()
+        .iter()
+        .map(|item| check(text, item))
+        .collect()
 }
 
 /// The 1-based line that byte `offset` of `text` is on.

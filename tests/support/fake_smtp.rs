@@ -14,14 +14,7 @@
 //! unread data pending) needs the client to talk first, which a well-behaved
 //! probe never does.
 
-// Each test crate uses a different subset, and fixtures may panic freely.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The lints that fixtures may break are allowed for the whole `support` module (mod.rs).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
