@@ -90,8 +90,8 @@ fn wrong_owner(port: &PortJudgement, observation: &Observation) -> String {
         .unwrap_or_else(|| {
             format!(
                 "A mail relay, SMTP filter, antivirus mail proxy or a second mail server has \
-                 taken the port, so remote clients reach it instead of the mail server: stop it \
-                 or move it to another port, then restart the mail service. {}",
+                 taken the port, so connections to it go to that process instead of the mail \
+                 server: stop it or move it to another port, then restart the mail service. {}",
                 way_out(port, &first_name)
             )
         });

@@ -75,7 +75,7 @@ pub fn parse(text: &str) -> Result<ConfigFile, Failure> {
         (
             line,
             format!(
-                "{}; expected `ports = [25, \"submission\"]`, `expect = [\"master\"]` \
+                "{}; a config file holds `ports = [25, \"submission\"]`, `expect = [\"master\"]` \
                  and/or `profile = \"postfix\"`",
                 e.message().trim_end()
             ),
